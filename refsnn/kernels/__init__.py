@@ -1,0 +1,13 @@
+"""Fused time-loop kernels: each a Numba ``@njit`` function with a NumPy twin.
+
+Every module in this package registers its kernels with
+:func:`refsnn.backend.register_kernel` under ``("numpy", name)`` at import;
+importing this package imports them all.  The NumPy twin of each kernel is
+the readable definition; tests require twin == kernel.
+"""
+
+import importlib
+import pkgutil
+
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")
