@@ -1,0 +1,60 @@
+"""Shared helpers for the benchmark scripts: timing, peak memory, JSON + table output."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+
+def threads() -> int:
+    """Thread count used for every framework in one run (env REFSNN_BENCH_THREADS, else cores)."""
+    return int(os.environ.get("REFSNN_BENCH_THREADS", os.cpu_count() or 1))
+
+
+def timeit(fn, repeat: int = 7, warmup: int = 2) -> dict:
+    """Median/min/mean seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {"median_s": statistics.median(times), "min_s": min(times),
+            "mean_s": statistics.fmean(times), "repeat": repeat}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux ru_maxrss is KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "threads": threads()}
+
+
+def write(name: str, results: dict, out_dir: str | None = None) -> Path:
+    """Write ``results`` to benchmarks/results/<name>.json (or ``out_dir``) and return the path."""
+    out = Path(out_dir or Path(__file__).parent / "results")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps(results, indent=2))
+    return path
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A plain fixed-width table of ``rows`` (dicts) over ``columns``."""
+    def fmt(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
