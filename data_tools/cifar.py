@@ -1,0 +1,259 @@
+"""CIFAR-10 / CIFAR-100: binary batches and python pickle batches (through a restricted unpickler).
+
+Binary version, one record per image, no header::
+
+    CIFAR-10   <1 x label><3072 x pixel>                 (3073 bytes)
+    CIFAR-100  <1 x coarse label><1 x fine label><3072 x pixel>   (3074 bytes)
+
+The 3072 pixel bytes are the red, green then blue 32x32 planes, row-major,
+so a record reshapes directly to ``[3, 32, 32]`` (CHW).
+
+Python version: each batch is a pickled dict (written by Python 2, hence
+``bytes`` keys when read with ``encoding="bytes"``) with ``b"data"`` a uint8
+``[N, 3072]`` array and ``b"labels"`` (CIFAR-10) or ``b"fine_labels"`` /
+``b"coarse_labels"`` (CIFAR-100). Pickles can run arbitrary code on load, so
+they go through :class:`RestrictedUnpickler`, which resolves only the few
+NumPy reconstructors a plain array needs; any other global (``os.system``,
+``builtins.eval``, ...) raises :class:`UnsafePickleError` *before* anything
+is called.
+
+File names: CIFAR-10 ``data_batch_1..5`` / ``test_batch`` (``.bin`` for the
+binary version); CIFAR-100 ``train`` / ``test`` (``train.bin`` / ``test.bin``).
+Loaders accept the batch directory itself or its parent holding
+``cifar-10-batches-py``, ``cifar-10-batches-bin``, ``cifar-100-python`` or
+``cifar-100-binary``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "UnsafePickleError",
+    "RestrictedUnpickler",
+    "safe_load_pickle",
+    "read_cifar_binary",
+    "read_cifar_pickle",
+    "load_cifar10",
+    "load_cifar100",
+]
+
+CIFAR_SHAPE = (3, 32, 32)
+PIXELS = 3 * 32 * 32
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle asked for a global outside the allow-list of plain data and ndarrays."""
+
+
+def _numpy_attr(submodule: str, name: str):
+    """``numpy._core.<submodule>.<name>`` (NumPy 2) or ``numpy.core...`` (NumPy 1), no warnings."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"numpy._core.{submodule}")
+    except ImportError:  # NumPy 1.x
+        module = importlib.import_module(f"numpy.core.{submodule}")
+    return getattr(module, name)
+
+
+# (module, name) as written in the pickle -> how to get the object. Both NumPy 1 and 2 spellings.
+_ALLOWED = {
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+    ("_codecs", "encode"): lambda: __import__("_codecs").encode,  # py3 protocol-2 bytes
+}
+for _pkg in ("numpy.core", "numpy._core"):
+    _ALLOWED[(f"{_pkg}.multiarray", "_reconstruct")] = lambda: _numpy_attr("multiarray", "_reconstruct")
+    _ALLOWED[(f"{_pkg}.multiarray", "scalar")] = lambda: _numpy_attr("multiarray", "scalar")
+    _ALLOWED[(f"{_pkg}.numeric", "_frombuffer")] = lambda: _numpy_attr("numeric", "_frombuffer")
+del _pkg
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An Unpickler whose ``find_class`` admits only ndarray reconstruction.
+
+    Plain containers (dict, list, tuple, str, bytes, int, float) need no
+    global at all; numpy arrays, dtypes and scalars need the entries of
+    ``_ALLOWED``. Every other ``module.attr`` raises :class:`UnsafePickleError`.
+    """
+
+    def find_class(self, module: str, name: str):
+        getter = _ALLOWED.get((module, name))
+        if getter is None:
+            raise UnsafePickleError(
+                f"refusing to load global {module}.{name}: only plain data and numpy arrays "
+                f"are allowed in a data pickle"
+            )
+        return getter()
+
+    def persistent_load(self, pid):
+        raise UnsafePickleError(f"refusing persistent id {pid!r} in a data pickle")
+
+
+def safe_load_pickle(source: str | os.PathLike | bytes, encoding: str = "bytes"):
+    """Unpickle ``source`` (a path or the pickle bytes) with :class:`RestrictedUnpickler`.
+
+    ``encoding="bytes"`` keeps Python 2 ``str`` objects (CIFAR's dict keys)
+    as ``bytes``. Raises :class:`UnsafePickleError` for disallowed globals
+    and ``ValueError`` naming the file for a pickle that is otherwise broken.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw, name = bytes(source), "<bytes>"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"pickle file not found: {path}")
+        raw, name = path.read_bytes(), str(path)
+    try:
+        return RestrictedUnpickler(io.BytesIO(raw), encoding=encoding).load()
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"{name}: {exc}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{name}: not a valid data pickle ({type(exc).__name__}: {exc})") from None
+
+
+def _labels(values, n: int, classes: int, what: str, name: str) -> np.ndarray:
+    labels = np.asarray(values)
+    if labels.shape != (n,) or labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name}: {what} must be {n} integers, found shape {labels.shape} dtype {labels.dtype}"
+        )
+    if n and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(
+            f"{name}: {what} must lie in [0, {classes - 1}], found [{labels.min()}, {labels.max()}]"
+        )
+    return labels.astype(np.int64)
+
+
+def read_cifar_binary(path: str | os.PathLike, cifar100: bool = False, label: str = "fine"):
+    """One binary batch -> ``(images uint8 [N, 3, 32, 32], labels int64 [N])``.
+
+    For CIFAR-100 ``label`` picks ``"fine"`` (100 classes) or ``"coarse"`` (20).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"CIFAR batch not found: {path}")
+    if label not in ("fine", "coarse"):
+        raise ValueError(f"label must be 'fine' or 'coarse', got {label!r}")
+    raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    head = 2 if cifar100 else 1
+    record = head + PIXELS
+    if raw.size == 0 or raw.size % record:
+        raise ValueError(
+            f"{path}: size {raw.size} bytes is not a positive multiple of the "
+            f"{record}-byte {'CIFAR-100' if cifar100 else 'CIFAR-10'} record"
+        )
+    rows = raw.reshape(-1, record)
+    images = rows[:, head:].reshape((-1,) + CIFAR_SHAPE).copy()
+    if cifar100:
+        column, classes = (1, 100) if label == "fine" else (0, 20)
+        labels = _labels(rows[:, column], len(rows), classes, f"{label} labels", str(path))
+    else:
+        labels = _labels(rows[:, 0], len(rows), 10, "labels", str(path))
+    return images, labels
+
+
+def read_cifar_pickle(path: str | os.PathLike, label: str = "labels"):
+    """One python batch -> ``(images uint8 [N, 3, 32, 32], labels int64 [N])``.
+
+    ``label`` is the dict key: ``"labels"`` (CIFAR-10), ``"fine_labels"`` or
+    ``"coarse_labels"`` (CIFAR-100); keys may be ``bytes`` or ``str``.
+    """
+    classes = {"labels": 10, "fine_labels": 100, "coarse_labels": 20}
+    if label not in classes:
+        raise ValueError(f"label must be one of {sorted(classes)}, got {label!r}")
+    name = str(path)
+    batch = safe_load_pickle(path)
+    if not isinstance(batch, dict):
+        raise ValueError(f"{name}: expected a pickled dict, found {type(batch).__name__}")
+    entries = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    for key in ("data", label):
+        if key not in entries:
+            raise ValueError(f"{name}: missing key {key!r} (found {sorted(map(str, entries))})")
+    data = entries["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != PIXELS:
+        shape = getattr(data, "shape", None)
+        dtype = getattr(data, "dtype", type(data).__name__)
+        raise ValueError(f"{name}: 'data' must be uint8 [N, {PIXELS}], found {shape} {dtype}")
+    labels = _labels(entries[label], len(data), classes[label], repr(label), name)
+    return data.reshape((-1,) + CIFAR_SHAPE).copy(), labels
+
+
+def _resolve(directory: Path, subdirs: tuple[str, ...], names: list[str]) -> Path:
+    for base in (directory,) + tuple(directory / s for s in subdirs):
+        if all((base / n).is_file() for n in names):
+            return base
+    raise FileNotFoundError(
+        f"{directory}: none of it or its subfolders {', '.join(subdirs)} holds all of "
+        f"{', '.join(names)}"
+    )
+
+
+def _load(directory, split, fmt, layouts, read_bin, read_pickle, normalize):
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be one of ['test', 'train'], got {split!r}")
+    if fmt not in ("auto", "binary", "python"):
+        raise ValueError(f"format must be 'auto', 'binary' or 'python', got {fmt!r}")
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"CIFAR directory not found: {directory}")
+    errors = []
+    for kind in ("binary", "python") if fmt == "auto" else (fmt,):
+        subdirs, names = layouts[kind][split]
+        try:
+            base = _resolve(directory, subdirs, names)
+        except FileNotFoundError as exc:
+            errors.append(str(exc))
+            continue
+        reader = read_bin if kind == "binary" else read_pickle
+        parts = [reader(base / n) for n in names]
+        images = np.concatenate([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts])
+        if normalize:
+            images = images.astype(np.float32) / np.float32(255.0)
+        return images, labels
+    raise FileNotFoundError("; ".join(errors))
+
+
+_CIFAR10 = {
+    "binary": {
+        "train": (("cifar-10-batches-bin",), [f"data_batch_{i}.bin" for i in range(1, 6)]),
+        "test": (("cifar-10-batches-bin",), ["test_batch.bin"]),
+    },
+    "python": {
+        "train": (("cifar-10-batches-py",), [f"data_batch_{i}" for i in range(1, 6)]),
+        "test": (("cifar-10-batches-py",), ["test_batch"]),
+    },
+}
+_CIFAR100 = {
+    "binary": {"train": (("cifar-100-binary",), ["train.bin"]),
+               "test": (("cifar-100-binary",), ["test.bin"])},
+    "python": {"train": (("cifar-100-python",), ["train"]),
+               "test": (("cifar-100-python",), ["test"])},
+}
+
+
+def load_cifar10(directory, split: str = "train", normalize: bool = True, format: str = "auto"):
+    """CIFAR-10 split -> ``(images [N, 3, 32, 32] float32 in [0, 1] (uint8 if not normalize), labels)``.
+
+    ``format="auto"`` takes the binary batches when present, else the python ones.
+    """
+    return _load(directory, split, format, _CIFAR10, read_cifar_binary,
+                 lambda p: read_cifar_pickle(p, "labels"), normalize)
+
+
+def load_cifar100(directory, split: str = "train", label: str = "fine", normalize: bool = True,
+                  format: str = "auto"):
+    """CIFAR-100 split with ``label`` ``"fine"`` (100 classes) or ``"coarse"`` (20 superclasses)."""
+    if label not in ("fine", "coarse"):
+        raise ValueError(f"label must be 'fine' or 'coarse', got {label!r}")
+    return _load(directory, split, format, _CIFAR100,
+                 lambda p: read_cifar_binary(p, cifar100=True, label=label),
+                 lambda p: read_cifar_pickle(p, f"{label}_labels"), normalize)

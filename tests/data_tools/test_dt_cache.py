@@ -1,0 +1,153 @@
+"""HDF5 cache: hits, misses, layouts, stale sources, corruption and atomic writes."""
+
+from __future__ import annotations
+
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+from data_tools.cache import CacheError, cached, fingerprint
+
+
+class Counter:
+    def __init__(self, result):
+        self.calls, self.result = 0, result
+
+    def __call__(self):
+        self.calls += 1
+        return self.result
+
+
+def _tmp_files(directory):
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+@pytest.mark.parametrize("result", [
+    np.arange(12, dtype=np.int16).reshape(3, 4),
+    (np.ones((2, 2), np.float32), np.array([1, 2], np.int64)),
+    {"x": np.zeros((1, 3), np.uint8), "y": np.array([7.5])},
+])
+def test_miss_then_hit(tmp_path, result):
+    path = tmp_path / "c.h5"
+    build = Counter(result)
+    first = cached(path, "k", build)
+    second = cached(path, "k", build)
+    assert build.calls == 1
+    for got in (first, second):
+        assert type(got) is type(result)
+        for a, b in _pairs(got, result):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+
+
+def _pairs(got, want):
+    if isinstance(want, np.ndarray):
+        return [(got, want)]
+    if isinstance(want, dict):
+        assert list(got) == list(want)  # key order kept
+        return [(got[k], want[k]) for k in want]
+    return list(zip(got, want, strict=True))
+
+
+def test_several_keys_and_attributes(tmp_path):
+    path = tmp_path / "c.h5"
+    cached(path, "a", lambda: np.arange(3), description="first", source="mnist-5k train")
+    cached(path, "b", lambda: np.arange(4))
+    np.testing.assert_array_equal(cached(path, "a", lambda: 1 / 0), np.arange(3))
+    with h5py.File(path, "r") as f:
+        assert set(f) == {"a", "b"}
+        attrs = dict(f["a"].attrs)
+    assert attrs["description"] == "first" and attrs["layout"] == "array"
+    assert attrs["source_sha256"] == fingerprint("mnist-5k train")[0]
+    assert len(attrs["content_sha256"]) == 64
+
+
+def test_source_change_rebuilds_with_warning(tmp_path):
+    src = tmp_path / "raw.bin"
+    src.write_bytes(b"version 1")
+    path = tmp_path / "c.h5"
+    assert cached(path, "k", lambda: np.array([1]), source=src)[0] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cached(path, "k", lambda: np.array([2]), source=src)[0] == 1  # same source: hit
+    src.write_bytes(b"version 2")
+    with pytest.warns(UserWarning, match="source changed"):
+        assert cached(path, "k", lambda: np.array([2]), source=src)[0] == 2
+    assert cached(path, "k", lambda: np.array([3]), source=src)[0] == 2
+
+
+def test_fingerprint_of_files(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"xyz")
+    b.write_bytes(b"xyz")
+    import hashlib
+
+    assert fingerprint(a)[0] == hashlib.sha256(b"a\0xyz").hexdigest()
+    assert fingerprint([a, b])[0] != fingerprint([a])[0]
+    with pytest.raises(FileNotFoundError, match="missing-file"):
+        fingerprint([tmp_path / "missing-file"])
+
+
+def test_failing_builder_leaves_nothing(tmp_path):
+    path = tmp_path / "c.h5"
+
+    def boom():
+        raise RuntimeError("builder failed")
+
+    with pytest.raises(RuntimeError, match="builder failed"):
+        cached(path, "k", boom)
+    assert not path.exists() and _tmp_files(tmp_path) == []
+
+
+def test_failed_write_keeps_old_file(tmp_path):
+    path = tmp_path / "c.h5"
+    cached(path, "good", lambda: np.arange(5))
+    before = path.read_bytes()
+    # the first array is written, the second (object dtype) makes h5py fail mid-write
+    bad = (np.arange(3), np.array([object(), object()], dtype=object))
+    with pytest.raises(TypeError):
+        cached(path, "bad", lambda: bad)
+    assert path.read_bytes() == before
+    assert _tmp_files(tmp_path) == []
+    np.testing.assert_array_equal(cached(path, "good", lambda: None), np.arange(5))
+
+
+def test_garbage_file_raises_or_rebuilds(tmp_path):
+    path = tmp_path / "c.h5"
+    path.write_bytes(b"this is not HDF5" * 10)
+    with pytest.raises(CacheError, match=r"c.h5: cannot read cache entry 'k'.*on_corrupt"):
+        cached(path, "k", lambda: np.arange(2))
+    assert isinstance(CacheError("x"), ValueError)
+    with pytest.warns(UserWarning, match="rebuilding"):
+        got = cached(path, "k", lambda: np.arange(2), on_corrupt="rebuild")
+    np.testing.assert_array_equal(got, [0, 1])
+    np.testing.assert_array_equal(cached(path, "k", lambda: None), [0, 1])
+
+
+def test_tampered_data_fails_hash(tmp_path):
+    path = tmp_path / "c.h5"
+    cached(path, "k", lambda: (np.arange(4.0), np.arange(3)))
+    cached(path, "other", lambda: np.arange(2))
+    with h5py.File(path, "r+") as f:
+        f["k"]["1"][1] = 99
+    with pytest.raises(CacheError, match=r"\[k\]: stored arrays do not match their content_sha256"):
+        cached(path, "k", lambda: None)
+    with pytest.warns(UserWarning, match="rebuilding"):
+        got = cached(path, "k", lambda: (np.zeros(1), np.ones(1)), on_corrupt="rebuild")
+    np.testing.assert_array_equal(got[1], [1.0])
+    np.testing.assert_array_equal(cached(path, "other", lambda: None), [0, 1])  # kept
+
+
+def test_argument_errors(tmp_path):
+    path = tmp_path / "c.h5"
+    with pytest.raises(ValueError, match="key must be a non-empty name"):
+        cached(path, "a/b", lambda: np.zeros(1))
+    with pytest.raises(ValueError, match="on_corrupt must be"):
+        cached(path, "k", lambda: np.zeros(1), on_corrupt="ignore")
+    with pytest.raises(TypeError, match="builder must return"):
+        cached(path, "k", lambda: 3.0)
+    with pytest.raises(ValueError, match="dict keys"):
+        cached(path, "k", lambda: {"0": np.zeros(1)})
+    assert not path.exists()

@@ -1,0 +1,252 @@
+"""CIFAR-10/100 binary and python batches, and the restricted unpickler."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data_tools.cifar import (
+    RestrictedUnpickler,
+    UnsafePickleError,
+    load_cifar10,
+    load_cifar100,
+    read_cifar_binary,
+    read_cifar_pickle,
+    safe_load_pickle,
+)
+
+
+def _records(n, head, seed):
+    g = np.random.default_rng(seed)
+    rec = g.integers(0, 256, (n, head + 3072), dtype=np.uint8)
+    rec[:, 0] = g.integers(0, 20 if head == 2 else 10, n)
+    if head == 2:
+        rec[:, 1] = g.integers(0, 100, n)
+    return rec
+
+
+def _expected_image(record, head):
+    """Pixel [c, h, w] is byte head + 1024*c + 32*h + w of the record (red, green, blue planes)."""
+    img = np.empty((3, 32, 32), np.uint8)
+    for c in range(3):
+        for h in range(32):
+            img[c, h] = record[head + 1024 * c + 32 * h: head + 1024 * c + 32 * h + 32]
+    return img
+
+
+def test_cifar10_binary(tmp_path):
+    base = tmp_path / "cifar-10-batches-bin"
+    base.mkdir()
+    parts = []
+    for i, name in enumerate([f"data_batch_{k}.bin" for k in range(1, 6)] + ["test_batch.bin"]):
+        rec = _records(3, 1, i)
+        (base / name).write_bytes(rec.tobytes())
+        parts.append(rec)
+    x, y = load_cifar10(tmp_path, "train")
+    assert x.shape == (15, 3, 32, 32) and x.dtype == np.float32
+    train = np.concatenate(parts[:5])
+    np.testing.assert_array_equal(y, train[:, 0])
+    for n in (0, 7, 14):
+        np.testing.assert_array_equal(x[n], _expected_image(train[n], 1) / np.float32(255))
+    xt, yt = load_cifar10(base, "test", normalize=False)  # the batch folder itself works too
+    assert xt.dtype == np.uint8
+    np.testing.assert_array_equal(xt[1], _expected_image(parts[5][1], 1))
+    np.testing.assert_array_equal(yt, parts[5][:, 0])
+
+
+def test_cifar100_binary_fine_and_coarse(tmp_path):
+    rec = _records(4, 2, 1)
+    (tmp_path / "train.bin").write_bytes(rec.tobytes())
+    (tmp_path / "test.bin").write_bytes(rec[:2].tobytes())
+    x, fine = load_cifar100(tmp_path, "train", normalize=False)
+    _, coarse = load_cifar100(tmp_path, "train", label="coarse")
+    np.testing.assert_array_equal(fine, rec[:, 1])
+    np.testing.assert_array_equal(coarse, rec[:, 0])
+    np.testing.assert_array_equal(x[3], _expected_image(rec[3], 2))
+    assert load_cifar100(tmp_path, "test")[0].shape == (2, 3, 32, 32)
+
+
+def _batch_dict(n, seed, cifar100=False, str_keys=False):
+    g = np.random.default_rng(seed)
+    d = {b"batch_label": b"training batch 1 of 5",
+         b"data": g.integers(0, 256, (n, 3072), dtype=np.uint8),
+         b"filenames": [f"img_{i}.png".encode() for i in range(n)]}
+    if cifar100:
+        d[b"fine_labels"] = [int(v) for v in g.integers(0, 100, n)]
+        d[b"coarse_labels"] = [int(v) for v in g.integers(0, 20, n)]
+    else:
+        d[b"labels"] = [int(v) for v in g.integers(0, 10, n)]
+    if str_keys:
+        d = {k.decode(): v for k, v in d.items()}
+    return d
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar10_python(tmp_path, protocol):
+    base = tmp_path / "cifar-10-batches-py"
+    base.mkdir()
+    dicts = []
+    for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
+        d = _batch_dict(2, i, str_keys=(i == 1))
+        (base / name).write_bytes(pickle.dumps(d, protocol=protocol))
+        dicts.append(d)
+    x, y = load_cifar10(tmp_path, "train", format="python")
+    assert x.shape == (10, 3, 32, 32)
+    np.testing.assert_array_equal(y[:4], dicts[0][b"labels"] + dicts[1]["labels"])
+    np.testing.assert_array_equal(x[3], _expected_image(dicts[1]["data"][1], 0) / np.float32(255))
+    xt, _ = load_cifar10(tmp_path, "test", normalize=False)
+    np.testing.assert_array_equal(xt.reshape(2, -1), dicts[5][b"data"])
+
+
+def test_cifar100_python(tmp_path):
+    d = _batch_dict(3, 9, cifar100=True)
+    (tmp_path / "train").write_bytes(pickle.dumps(d, protocol=2))
+    _, fine = load_cifar100(tmp_path, "train")
+    _, coarse = load_cifar100(tmp_path, "train", label="coarse")
+    np.testing.assert_array_equal(fine, d[b"fine_labels"])
+    np.testing.assert_array_equal(coarse, d[b"coarse_labels"])
+
+
+def test_numpy1_global_names_accepted(tmp_path):
+    """Pickles written by NumPy 1.x name numpy.core.multiarray._reconstruct."""
+    d = _batch_dict(2, 3)
+    raw = pickle.dumps(d, protocol=2)
+    assert b"cnumpy._core.multiarray\n_reconstruct\n" in raw
+    legacy = raw.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    (tmp_path / "legacy").write_bytes(legacy)
+    x, y = read_cifar_pickle(tmp_path / "legacy")
+    np.testing.assert_array_equal(x.reshape(2, -1), d[b"data"])
+    np.testing.assert_array_equal(y, d[b"labels"])
+
+
+def _py2_pickle(data: np.ndarray, labels) -> bytes:
+    """A protocol-2 pickle laid out as Python 2 + NumPy 1 wrote CIFAR (str = SHORT_BINSTRING)."""
+    def s(b):
+        return b"U" + bytes([len(b)]) + b
+
+    n = data.shape[0]
+    array = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + s(b"b")
+             + b"\x87R(K\x01M" + struct.pack("<H", n) + b"M" + struct.pack("<H", 3072) + b"\x86"
+             + b"cnumpy\ndtype\n" + s(b"u1") + b"\x89\x88\x87R"
+             + b"(K\x03" + s(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+             + b"\x89T" + struct.pack("<I", data.nbytes) + data.tobytes() + b"tb")
+    label_list = b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
+    return b"\x80\x02}(" + s(b"data") + array + s(b"labels") + label_list + b"u."
+
+
+def test_python2_style_pickle(tmp_path):
+    data = np.random.default_rng(2).integers(0, 256, (3, 3072), dtype=np.uint8)
+    (tmp_path / "test_batch").write_bytes(_py2_pickle(data, [4, 0, 9]))
+    x, y = read_cifar_pickle(tmp_path / "test_batch")
+    np.testing.assert_array_equal(y, [4, 0, 9])
+    np.testing.assert_array_equal(x[2], _expected_image(data[2], 0))
+
+
+class _SystemPayload:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+class _EvalPayload:
+    def __init__(self, code, fn):
+        self.code, self.fn = code, fn
+
+    def __reduce__(self):
+        return (self.fn, (self.code,))
+
+
+def test_malicious_pickle_executes_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps({b"data": _SystemPayload(f"touch {marker}"), b"labels": [0]})
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(payload)
+    with pytest.raises(UnsafePickleError, match=r"data_batch_1: refusing to load global "
+                                                r"(posix|nt)\.system"):
+        read_cifar_pickle(path)
+    assert not marker.exists()
+    # control, in a child process: a plain pickle.loads of the same bytes does run the command
+    code = f"import pickle; pickle.loads(open({str(path)!r}, 'rb').read())"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 5])
+@pytest.mark.parametrize("fn", [eval, exec])
+def test_eval_exec_payloads_refused(tmp_path, fn, protocol):
+    marker = tmp_path / "ran"
+    code = f"open({str(marker)!r}, 'w').close()"
+    raw = pickle.dumps([1, 2, _EvalPayload(code, fn)], protocol=protocol)
+    # protocol 2 writes the Python 2 module name __builtin__
+    with pytest.raises(UnsafePickleError, match=rf"(builtins|__builtin__)\.{fn.__name__}"):
+        safe_load_pickle(raw)
+    assert not marker.exists()
+    pickle.loads(raw)  # control: the unrestricted loader runs the payload
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("module,name", [("numpy", "load"), ("builtins", "getattr"),
+                                         ("numpy", "ndarray.tofile"), ("subprocess", "Popen")])
+def test_find_class_allow_list(module, name):
+    import io
+
+    unpickler = RestrictedUnpickler(io.BytesIO(b""))
+    with pytest.raises(UnsafePickleError, match=f"{module}.{name}"):
+        unpickler.find_class(module, name)
+    assert unpickler.find_class("numpy", "ndarray") is np.ndarray
+
+
+def test_unsafe_error_is_unpickling_error():
+    assert issubclass(UnsafePickleError, pickle.UnpicklingError)
+
+
+def test_pickle_content_errors(tmp_path):
+    path = tmp_path / "batch"
+    path.write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(ValueError, match="batch: expected a pickled dict, found list"):
+        read_cifar_pickle(path)
+    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}))
+    with pytest.raises(ValueError, match="missing key 'labels'"):
+        read_cifar_pickle(path)
+    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}))
+    with pytest.raises(ValueError, match=r"'data' must be uint8 \[N, 3072\], found \(2, 100\)"):
+        read_cifar_pickle(path)
+    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}))
+    with pytest.raises(ValueError, match=r"'labels' must lie in \[0, 9\], found \[0, 10\]"):
+        read_cifar_pickle(path)
+    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)})[:-10])
+    with pytest.raises(ValueError, match="batch: not a valid data pickle"):
+        read_cifar_pickle(path)
+
+
+def test_binary_errors(tmp_path):
+    path = tmp_path / "data_batch_1.bin"
+    path.write_bytes(bytes(3073 * 2 - 1))
+    with pytest.raises(ValueError, match=r"data_batch_1.bin: size 6145 bytes .*3073-byte CIFAR-10"):
+        read_cifar_binary(path)
+    rec = _records(1, 1, 0)
+    rec[0, 0] = 12
+    path.write_bytes(rec.tobytes())
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 9\], found \[12, 12\]"):
+        read_cifar_binary(path)
+    with pytest.raises(FileNotFoundError, match="missing.bin"):
+        read_cifar_binary(tmp_path / "missing.bin")
+
+
+def test_loader_argument_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"data_batch_1.bin.*data_batch_1"):
+        load_cifar10(tmp_path)
+    with pytest.raises(ValueError, match="split must be one of"):
+        load_cifar10(tmp_path, "valid")
+    with pytest.raises(ValueError, match="format must be"):
+        load_cifar10(tmp_path, format="png")
+    with pytest.raises(ValueError, match="label must be 'fine' or 'coarse'"):
+        load_cifar100(tmp_path, label="super")

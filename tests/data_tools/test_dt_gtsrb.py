@@ -1,0 +1,137 @@
+"""GTSRB loader on PPM + CSV trees written with Pillow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_tools.gtsrb import load_gtsrb, read_gtsrb_csv
+
+HEADER = "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId"
+
+
+def _write_images(folder, specs, seed):
+    """specs: (file name, width, height, x1, y1, class); ROI is 10 wide, 8 high (inclusive corners)."""
+    g = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, pixels = [HEADER], {}
+    for name, w, h, x1, y1, cls in specs:
+        arr = g.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(arr, mode="RGB").save(folder / name)
+        rows.append(f"{name};{w};{h};{x1};{y1};{x1 + 9};{y1 + 7};{cls}")
+        pixels[name] = (arr, x1, y1)
+    return rows, pixels
+
+
+def _roi(entry):
+    arr, x1, y1 = entry
+    return arr[y1:y1 + 8, x1:x1 + 10].transpose(2, 0, 1)
+
+
+def _train_tree(root):
+    specs = {0: [("00000_00000.ppm", 30, 25, 3, 4, 0), ("00000_00001.ppm", 41, 37, 0, 0, 0)],
+             2: [("00000_00000.ppm", 12, 8, 2, 0, 2)]}
+    pixels = {}
+    for cls, items in specs.items():
+        folder = root / f"{cls:05d}"
+        rows, px = _write_images(folder, items, cls)
+        (folder / f"GT-{cls:05d}.csv").write_text("\n".join(rows) + "\n")
+        pixels.update({(cls, k): v for k, v in px.items()})
+    return pixels
+
+
+def test_ppm_files_are_real_ppm(tmp_path):
+    _write_images(tmp_path, [("a.ppm", 12, 8, 0, 0, 1)], 0)
+    assert (tmp_path / "a.ppm").read_bytes().startswith(b"P6")
+
+
+def test_training_layout_roi_crop_exact(tmp_path):
+    pixels = _train_tree(tmp_path)
+    x, y = load_gtsrb(tmp_path, size=None, normalize=False)  # ROI crops are all 10x8
+    assert x.shape == (3, 3, 8, 10) and x.dtype == np.uint8
+    np.testing.assert_array_equal(y, [0, 0, 2])
+    np.testing.assert_array_equal(x[0], _roi(pixels[(0, "00000_00000.ppm")]))
+    np.testing.assert_array_equal(x[1], _roi(pixels[(0, "00000_00001.ppm")]))
+    np.testing.assert_array_equal(x[2], _roi(pixels[(2, "00000_00000.ppm")]))
+    xf, _ = load_gtsrb(tmp_path, size=(8, 10))  # resize to the crop size changes nothing
+    np.testing.assert_array_equal(xf, x / np.float32(255))
+    assert xf.dtype == np.float32
+    with pytest.raises(ValueError, match="images differ in size"):
+        load_gtsrb(tmp_path, size=None, crop_roi=False)
+
+
+def test_resize_default_32_and_constant_colour(tmp_path):
+    folder = tmp_path / "00001"
+    folder.mkdir()
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(folder / "c.ppm")
+    (folder / "GT-00001.csv").write_text(f"{HEADER}\nc.ppm;40;30;5;5;34;24;1\n")
+    x, y = load_gtsrb(tmp_path, normalize=False)
+    assert x.shape == (1, 3, 32, 32)
+    np.testing.assert_array_equal(x[0, :, 7, 11], [10, 200, 30])
+    assert np.all(x[0, 1] == 200)
+    x2, _ = load_gtsrb(tmp_path, size=(16, 20), crop_roi=False)
+    assert x2.shape == (1, 3, 16, 20)
+
+
+def test_test_layout(tmp_path):
+    rows, pixels = _write_images(
+        tmp_path, [("00000.ppm", 20, 20, 1, 1, 14), ("00001.ppm", 15, 9, 0, 1, 3)], 4)
+    (tmp_path / "GT-final_test.csv").write_text("\n".join(rows))
+    x, y = load_gtsrb(tmp_path, size=None, normalize=False)
+    np.testing.assert_array_equal(y, [14, 3])
+    np.testing.assert_array_equal(x[1], _roi(pixels["00001.ppm"]))
+
+
+def test_csv_parsing_and_errors(tmp_path):
+    path = tmp_path / "GT.csv"
+    path.write_text(f"{HEADER}\na.ppm;30;31;1;2;20;21;7\n")
+    assert read_gtsrb_csv(path) == [{"Filename": "a.ppm", "Width": 30, "Height": 31, "Roi.X1": 1,
+                                     "Roi.Y1": 2, "Roi.X2": 20, "Roi.Y2": 21, "ClassId": 7}]
+    path.write_text("Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2\na.ppm;1;1;0;0;0;0\n")
+    with pytest.raises(ValueError, match=r"GT.csv: missing column\(s\) ClassId"):
+        read_gtsrb_csv(path)
+    assert read_gtsrb_csv(path, need_class=False)[0]["Width"] == 1
+    path.write_text(f"{HEADER}\na.ppm;30;x;1;2;20;21;7\n")
+    with pytest.raises(ValueError, match=r"GT.csv, line 2: column Height must be an integer"):
+        read_gtsrb_csv(path)
+    path.write_text("Filename,Width,Height\n")
+    with pytest.raises(ValueError, match="semicolon-separated"):
+        read_gtsrb_csv(path)
+
+
+def _single(tmp_path, row, size=(30, 25)):
+    Image.new("RGB", size).save(tmp_path / "a.ppm")
+    (tmp_path / "GT-final_test.csv").write_text(f"{HEADER}\n{row}\n")
+
+
+def test_roi_outside_image(tmp_path):
+    _single(tmp_path, "a.ppm;30;25;0;0;30;10;1")
+    with pytest.raises(ValueError, match=r"a.ppm: ROI \(0, 0\)-\(30, 10\) is empty or outside"):
+        load_gtsrb(tmp_path)
+
+
+def test_size_mismatch_with_annotation(tmp_path):
+    _single(tmp_path, "a.ppm;31;25;0;0;5;5;1")
+    with pytest.raises(ValueError, match="says 31x25, image is 30x25"):
+        load_gtsrb(tmp_path)
+
+
+def test_missing_image_and_layout_errors(tmp_path):
+    _single(tmp_path, "b.ppm;30;25;0;0;5;5;1")
+    with pytest.raises(FileNotFoundError, match="lists b.ppm"):
+        load_gtsrb(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="found 0 CSV"):
+        load_gtsrb(empty)
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_gtsrb(tmp_path / "nowhere")
+
+
+def test_class_id_must_match_folder(tmp_path):
+    folder = tmp_path / "00003"
+    rows, _ = _write_images(folder, [("x.ppm", 12, 8, 0, 0, 4)], 0)
+    (folder / "GT-00003.csv").write_text("\n".join(rows))
+    with pytest.raises(ValueError, match="ClassId 4 inside class folder 00003"):
+        load_gtsrb(tmp_path)
