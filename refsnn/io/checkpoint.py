@@ -1,0 +1,404 @@
+"""HDF5 checkpoints: one dataset per parameter under its PyTorch name, written atomically.
+
+Layout of a checkpoint file (``h5ls -r run.h5``)::
+
+    /                       attrs: format="refsnn-checkpoint", format_version=1,
+                                   refsnn_version, created (ISO 8601, UTC),
+                                   config (JSON text), seed, step (when given)
+    /model/fc1.weight       dataset [out, in]   (PyTorch names; dots are legal in HDF5)
+    /model/fc1.bias         dataset [out]
+    /optimizer/...          nested groups: the optimizer's state tree (optional)
+    /extra/...              nested groups: anything else a resume needs (optional)
+
+The optimizer and extra trees may hold arrays, Python scalars (bool, int — even
+128-bit ones such as a PCG64 state —, float, str, None), lists, tuples and dicts
+with str or int keys; they come back with the same Python types.
+
+Writing goes to a temporary file in the target's directory which is flushed,
+fsync'ed and then renamed over the target with :func:`os.replace`.  A crash or
+a kill at any moment leaves either the old checkpoint or the new one, never a
+half-written file, and an exception removes the temporary file.
+
+>>> import numpy as np, tempfile, os
+>>> d = tempfile.mkdtemp()
+>>> save_checkpoint(os.path.join(d, "a.h5"), {"fc1.weight": np.eye(2, dtype=np.float32)}, step=3)
+>>> ck = load_checkpoint(os.path.join(d, "a.h5"))
+>>> ck.step, ck.state["fc1.weight"].shape
+(3, (2, 2))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from refsnn import __version__
+
+FORMAT = "refsnn-checkpoint"
+FORMAT_VERSION = 1
+_NUMERIC_KINDS = "biufc"  # bool, int, uint, float, complex
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns.
+
+    ``state`` maps PyTorch parameter names to arrays (in the order they were
+    saved); ``config`` is the decoded JSON config; ``version`` is the refsnn
+    version that wrote the file.  ``metadata`` carries a safetensors header's
+    ``__metadata__`` when the record came from :func:`refsnn.io.load_module`.
+    """
+
+    state: dict[str, np.ndarray]
+    config: Any = None
+    seed: int | None = None
+    step: int | None = None
+    optimizer: Any = None
+    extra: Any = None
+    version: str | None = None
+    created: str | None = None
+    path: Path | None = None
+    metadata: dict[str, str] | None = field(default=None, repr=False)
+
+
+# --------------------------------------------------------------------------- helpers
+def as_state_array(value, name: str, what: str = "state") -> np.ndarray:
+    """Turn one state-dict value into a host NumPy array with a numeric dtype.
+
+    Accepts ndarrays, NumPy scalars, Python numbers / nested lists, CuPy arrays
+    (copied to the host) and refsnn Tensors (their ``.data``).  Object, string
+    and other non-numeric dtypes raise a TypeError naming the entry.
+    """
+    if hasattr(value, "data") and hasattr(value, "requires_grad"):  # refsnn Tensor
+        value = value.data
+    if hasattr(value, "__cuda_array_interface__") and hasattr(value, "get"):  # CuPy
+        value = value.get()
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{what} entry {name!r} cannot be converted to an array: {exc}") from exc
+    if arr.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(
+            f"{what} entry {name!r} has dtype {arr.dtype} ({type(value).__name__}); "
+            "only bool, integer, float and complex arrays can be stored"
+        )
+    return arr
+
+
+def check_state(state, what: str = "state") -> dict[str, np.ndarray]:
+    """Validate a flat ``dict[str, array]`` and return it with every value as an ndarray."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{what} must be a mapping of parameter name -> array, got {type(state).__name__}")
+    out = {}
+    for name, value in state.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{what} keys must be non-empty strings, got {name!r}")
+        out[name] = as_state_array(value, name, what)
+    return out
+
+
+@contextlib.contextmanager
+def atomic_write(path):
+    """Yield a temporary path next to ``path``; on success rename it over ``path``.
+
+    The temporary file lives in the same directory (so :func:`os.replace` is an
+    atomic rename on POSIX and Windows), is fsync'ed before the rename, and is
+    removed if the body raises anything, KeyboardInterrupt included.  An
+    existing target keeps its permission bits; a new one gets 0o644.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o644
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX only)
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"object of type {type(obj).__name__} is not JSON-serialisable")
+
+
+def _check_int(value, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int or None, got {value!r}")
+    if not -(2**63) <= int(value) < 2**63:
+        raise ValueError(f"{name} must fit in 64 bits, got {value}")
+    return int(value)
+
+
+def _h5_name(key, where: str) -> str:
+    name = str(key)
+    if not name or name == "." or "/" in name:
+        raise ValueError(f"{where}: key {key!r} cannot be an HDF5 name (empty, '.' or contains '/')")
+    return name
+
+
+def _create_dataset(group, name: str, array: np.ndarray):
+    """Write one array as ``group[name]`` (a separate function so tests can make it fail)."""
+    return group.create_dataset(name, data=array)
+
+
+# --------------------------------------------------------------------------- trees
+def _write_tree(group, name: str, value, where: str) -> None:
+    """Store a nested dict/list/scalar/array tree under ``group[name]``."""
+    if isinstance(value, Mapping):
+        sub = group.create_group(name, track_order=True)
+        keys = list(value)
+        for k in keys:
+            if isinstance(k, bool) or not isinstance(k, (str, int)):
+                raise TypeError(f"{where}: dict keys must be str or int, got {k!r}")
+        names = [_h5_name(k, where) for k in keys]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{where}: keys {keys!r} collide once written as strings")
+        sub.attrs["__kind__"] = "dict"
+        sub.attrs["__keys__"] = json.dumps(keys)
+        for k, n in zip(keys, names):
+            _write_tree(sub, n, value[k], f"{where}[{k!r}]")
+    elif isinstance(value, (list, tuple)):
+        sub = group.create_group(name, track_order=True)
+        sub.attrs["__kind__"] = type(value).__name__
+        for i, v in enumerate(value):
+            _write_tree(sub, str(i), v, f"{where}[{i}]")
+    elif value is None:
+        group.create_dataset(name, data=np.int8(0)).attrs["__py__"] = "none"
+    elif isinstance(value, bool):
+        group.create_dataset(name, data=np.bool_(value)).attrs["__py__"] = "bool"
+    elif isinstance(value, int):
+        data = np.int64(value) if -(2**63) <= value < 2**63 else str(value)
+        group.create_dataset(name, data=data).attrs["__py__"] = "int"
+    elif isinstance(value, float):
+        group.create_dataset(name, data=np.float64(value)).attrs["__py__"] = "float"
+    elif isinstance(value, str):
+        group.create_dataset(name, data=value, dtype=h5py.string_dtype()).attrs["__py__"] = "str"
+    else:
+        ds = _create_dataset(group, name, as_state_array(value, where, "tree"))
+        if isinstance(value, np.generic):
+            ds.attrs["__py__"] = "npscalar"
+
+
+def _read_tree(node):
+    if isinstance(node, h5py.Group):
+        kind = node.attrs.get("__kind__")
+        if kind == "dict":
+            keys = json.loads(node.attrs["__keys__"])
+            return {k: _read_tree(node[str(k)]) for k in keys}
+        if kind in ("list", "tuple"):
+            items = [_read_tree(node[str(i)]) for i in range(len(node))]
+            return items if kind == "list" else tuple(items)
+        raise ValueError(f"group {node.name} has no valid __kind__ attribute ({kind!r})")
+    py = node.attrs.get("__py__")
+    if py == "none":
+        return None
+    if py == "str":
+        return node.asstr()[()]
+    value = node[()]
+    if py == "bool":
+        return bool(value)
+    if py == "int":
+        return int(value.decode() if isinstance(value, bytes) else value)
+    if py == "float":
+        return float(value)
+    if py == "npscalar":
+        return value
+    return np.asarray(value)
+
+
+# --------------------------------------------------------------------------- API
+def save_checkpoint(path, state, *, config=None, seed=None, step=None, optimizer=None, extra=None) -> None:
+    """Write ``state`` (name -> array) and training metadata to the HDF5 file ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Target file (conventionally ``*.h5``); its directory must exist.
+    state : dict[str, array]
+        Model parameters and buffers under PyTorch names (``"fc1.weight"`` is
+        ``[out, in]``).  Names must not contain ``'/'``.
+    config : JSON-serialisable, optional
+        Model / run configuration (NumPy scalars and arrays are converted).
+    seed, step : int, optional
+        Stored as root attributes; ``step`` orders checkpoints for
+        :func:`latest_checkpoint`.
+    optimizer, extra : nested dict / list / array / scalar tree, optional
+        Optimizer state and anything else needed to resume (RNG state, ...).
+    """
+    state = check_state(state)
+    for name in state:
+        _h5_name(name, "state")
+    seed = _check_int(seed, "seed")
+    step = _check_int(step, "step")
+    try:
+        config_json = json.dumps(config, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"config is not JSON-serialisable: {exc}") from exc
+    with atomic_write(path) as tmp:
+        with h5py.File(tmp, "w", track_order=True) as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["refsnn_version"] = __version__
+            f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            f.attrs["config"] = config_json
+            if seed is not None:
+                f.attrs["seed"] = np.int64(seed)
+            if step is not None:
+                f.attrs["step"] = np.int64(step)
+            model = f.create_group("model", track_order=True)
+            for name, arr in state.items():
+                _create_dataset(model, name, arr)
+            if optimizer is not None:
+                _write_tree(f, "optimizer", optimizer, "optimizer")
+            if extra is not None:
+                _write_tree(f, "extra", extra, "extra")
+
+
+def _open_checked(path):
+    """Open ``path`` read-only, turning every failure into a clear FileNotFound/ValueError."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint path is a directory, not a file: {path}")
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{path}: not an HDF5 file (no HDF5 signature); cannot load it as a checkpoint")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path}: corrupt HDF5 file ({exc})") from exc
+    try:
+        fmt = _attr_str(f, "format")
+        if fmt != FORMAT:
+            raise ValueError(
+                f"{path}: HDF5 file is not a refsnn checkpoint (root attribute 'format' is {fmt!r}, "
+                f"expected {FORMAT!r})"
+            )
+        version = int(f.attrs.get("format_version", -1))
+        if version > FORMAT_VERSION or version < 1:
+            raise ValueError(
+                f"{path}: checkpoint format_version {version} is not supported "
+                f"(this refsnn reads versions 1..{FORMAT_VERSION})"
+            )
+    except BaseException as exc:
+        f.close()
+        if isinstance(exc, (OSError, TypeError, KeyError)):
+            raise ValueError(f"{path}: corrupt checkpoint header ({exc})") from exc
+        raise
+    return f
+
+
+def _attr_int(f, name):
+    return int(f.attrs[name]) if name in f.attrs else None
+
+
+def _attr_str(f, name):
+    value = f.attrs.get(name)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def load_checkpoint(path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Raises FileNotFoundError for a missing file and ValueError (naming the file
+    and the problem) for a file that is not HDF5, not a refsnn checkpoint, or
+    corrupt.
+    """
+    path = Path(path)
+    f = _open_checked(path)
+    try:
+        with f:
+            if "model" not in f or not isinstance(f["model"], h5py.Group):
+                raise ValueError(f"{path}: refsnn checkpoint has no 'model' group")
+            state = {}
+            for name, ds in f["model"].items():
+                if not isinstance(ds, h5py.Dataset):
+                    raise ValueError(f"{path}: model entry {name!r} is a group, expected a dataset")
+                state[name] = np.asarray(ds[()])
+            try:
+                config = json.loads(_attr_str(f, "config") or "null")
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}: config attribute is not valid JSON ({exc})") from exc
+            return Checkpoint(
+                state=state,
+                config=config,
+                seed=_attr_int(f, "seed"),
+                step=_attr_int(f, "step"),
+                optimizer=_read_tree(f["optimizer"]) if "optimizer" in f else None,
+                extra=_read_tree(f["extra"]) if "extra" in f else None,
+                version=_attr_str(f, "refsnn_version"),
+                created=_attr_str(f, "created"),
+                path=path,
+            )
+    except ValueError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ValueError(f"{path}: corrupt checkpoint ({exc})") from exc
+    except (OSError, KeyError, RuntimeError, TypeError) as exc:
+        raise ValueError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def checkpoint_step(path) -> int | None:
+    """The ``step`` attribute of a checkpoint without loading its arrays."""
+    with _open_checked(path) as f:
+        return _attr_int(f, "step")
+
+
+def latest_checkpoint(directory, pattern: str = "*.h5") -> Path | None:
+    """The checkpoint in ``directory`` with the largest ``step`` (for resuming), or None.
+
+    Files matching ``pattern`` that are not readable refsnn checkpoints are
+    skipped.  Ties (and checkpoints without a step, ranked lowest) are broken by
+    modification time, then by name.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"checkpoint directory not found: {directory}")
+    best, best_key = None, None
+    for candidate in directory.glob(pattern):
+        if not candidate.is_file():
+            continue
+        try:
+            step = checkpoint_step(candidate)
+        except (ValueError, OSError):
+            continue
+        key = (-1 if step is None else step, candidate.stat().st_mtime, candidate.name)
+        if best_key is None or key > best_key:
+            best, best_key = candidate, key
+    return best
