@@ -7,8 +7,13 @@ points (``add``, ``matmul``, ``conv2d``, ...).
 
 from refsnn.autograd.function import Function, check_finite, unbroadcast
 from refsnn.autograd.grad_mode import enable_grad, is_enabled, no_grad
-from refsnn.autograd.tensor import Tensor
 from refsnn.autograd.ops_basic import add, div, matmul, mul, neg, pow, sub  # noqa: E402
+from refsnn.autograd.ops_conv import (  # noqa: E402
+    avg_pool2d,
+    conv2d,
+    max_pool2d,
+    upsample_nearest,
+)
 from refsnn.autograd.ops_elementwise import (  # noqa: E402
     clip,
     exp,
@@ -21,11 +26,17 @@ from refsnn.autograd.ops_elementwise import (  # noqa: E402
     tanh,
     where,
 )
+from refsnn.autograd.ops_loss import cross_entropy, dropout, log_softmax, mse_loss  # noqa: E402
+from refsnn.autograd.ops_norm import batch_norm  # noqa: E402
 from refsnn.autograd.ops_shape import concat, getitem, permute, reshape, stack, transpose  # noqa: E402
+from refsnn.autograd.tensor import Tensor
 
 __all__ = [
     "Function", "Tensor", "no_grad", "enable_grad", "is_enabled", "unbroadcast", "check_finite",
     "add", "sub", "mul", "div", "neg", "pow", "matmul",
     "exp", "log", "tanh", "sigmoid", "relu", "clip", "where", "sum", "mean", "max",
     "reshape", "transpose", "permute", "getitem", "concat", "stack",
+    "log_softmax", "cross_entropy", "mse_loss", "dropout",
+    "conv2d", "avg_pool2d", "max_pool2d", "upsample_nearest",
+    "batch_norm",
 ]

@@ -29,7 +29,7 @@ def coerce(a, b, op: str):
         return a, b
     ref = da if ta else db
     other = db if ta else da
-    if hasattr(other, "dtype") and hasattr(other, "shape"):
+    if hasattr(other, "dtype") and hasattr(other, "shape") and not isinstance(other, np.generic):
         if other.dtype.kind == "f" and ref.dtype.kind == "f" and other.dtype != ref.dtype:
             raise TypeError(f"{op}: mismatched dtypes {ref.dtype} and {other.dtype}; cast one first")
     else:
@@ -127,10 +127,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g
+        if b.ndim == 1:  # restore the dropped n axis first: 1-D @ 1-D gives a 0-d g
+            g2 = g2[..., None]
         if a.ndim == 1:
             g2 = g2[..., None, :]
-        if b.ndim == 1:
-            g2 = g2[..., None]
         da = db = None
         if self.needs_input_grad[0]:
             da = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
@@ -173,6 +173,8 @@ def neg(a):
 def pow(a, p):
     if isinstance(p, Tensor) or not np.isscalar(p):
         raise TypeError(f"pow: exponent must be a Python/NumPy scalar, got {type(p).__name__}")
+    if isinstance(p, np.generic):
+        p = p.item()  # a NumPy float64 scalar would promote float32 tensors to float64
     return Pow.apply(a, p)
 
 
