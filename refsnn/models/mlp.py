@@ -21,7 +21,7 @@ from refsnn.nn import Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
-def mlp(sizes, activation: str = "relu", rng=None, dtype=np.float32) -> Sequential:
+def mlp(sizes, activation: str = "relu", rng=0, dtype=np.float32) -> Sequential:
     """``Flatten`` then Linear layers ``sizes[i] → sizes[i+1]`` with ``activation`` between them.
 
     ``rng`` (Generator or int seed) draws the PyTorch-default initialisation.
@@ -40,6 +40,6 @@ def mlp(sizes, activation: str = "relu", rng=None, dtype=np.float32) -> Sequenti
     return Sequential(*layers)
 
 
-def gamin_ann(rng=None, hidden: int = 3000, dtype=np.float32) -> Sequential:
+def gamin_ann(rng=0, hidden: int = 3000, dtype=np.float32) -> Sequential:
     """The GAMIN-study target ANN: 784-``hidden``-10, ReLU (Poursiami et al., Table I)."""
     return mlp([784, hidden, 10], activation="relu", rng=rng, dtype=dtype)
