@@ -115,8 +115,11 @@ def register_kernel(backend: str, name: str, fn: Callable) -> None:
 def kernel(name: str, backend: str | None = None) -> Callable:
     """Look up kernel ``name`` for ``backend`` (default: the active one)."""
     backend = backend or active_backend()
-    if backend == "numpy" and name not in _KERNELS["numpy"]:
-        importlib.import_module("refsnn.kernels")  # registers the reference kernels
+    if name not in _KERNELS.get(backend, {}):
+        if backend == "numpy":
+            importlib.import_module("refsnn.kernels")  # registers the reference kernels
+        elif backend == "cupy":
+            _load("cupy")  # registers the CuPy kernels (clear error if unavailable)
     table = _KERNELS.get(backend)
     if table is None or name not in table:
         have = sorted(table) if table else []
