@@ -11,7 +11,7 @@ import pytest
 
 from data_tools import load_mnist
 from refsnn.models import gamin_ann, mlp
-from refsnn.nn import Adam
+from refsnn.nn import Adam, CosineAnnealingLR
 from refsnn.train import evaluate, fit
 
 
@@ -54,11 +54,13 @@ def test_bad_options():
         fit(net, Adam(net.parameters()), np.full((2, 4), np.nan, np.float32), np.zeros(2, int), 1, 2, rng=0)
 
 
-def _train_and_score(directory, epochs, seed=0):
+def _train_and_score(directory, epochs, seed=0, cosine=False):
     x, y = load_mnist(directory, "train")
     xt, yt = load_mnist(directory, "test")
     net = gamin_ann(rng=seed)
-    fit(net, Adam(net.parameters(), lr=1e-3), x, y, epochs=epochs, batch_size=128, rng=seed, verbose=False)
+    opt = Adam(net.parameters(), lr=1e-3)
+    sched = CosineAnnealingLR(opt, epochs) if cosine else None
+    fit(net, opt, x, y, epochs=epochs, batch_size=128, rng=seed, verbose=False, scheduler=sched)
     return evaluate(net, xt, yt)
 
 
@@ -69,5 +71,5 @@ def test_mnist5k_accuracy(shared_data):
 
 @pytest.mark.slow
 def test_fashion_mnist_accuracy(shared_data):
-    acc = _train_and_score(shared_data / "fashion-mnist", epochs=6)
+    acc = _train_and_score(shared_data / "fashion-mnist", epochs=10, cosine=True)
     assert acc >= 0.88, f"Fashion-MNIST test accuracy {acc:.4f} < 0.88"
