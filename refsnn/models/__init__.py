@@ -4,6 +4,7 @@
 * :class:`GaminSNN` — the GAMIN-study SNN, 784-3000-10 LIF (delayed reset), rate-coded input.
 """
 
+from refsnn.models.gamin_snn import GaminSNN
 from refsnn.models.mlp import gamin_ann, mlp
 
-__all__ = ["mlp", "gamin_ann"]
+__all__ = ["mlp", "gamin_ann", "GaminSNN"]

@@ -1,0 +1,178 @@
+"""Benchmark: the GAMIN-study SNN (784-3000-10, LIF β=0.7, T=25, batch 128), refsnn vs snnTorch (CPU).
+
+Times one training step (rate coding excluded: both frameworks get the same
+pre-encoded input spikes; forward over 25 steps, cross-entropy on the summed
+output membrane, BPTT, Adam) and one inference batch (forward only), from the
+same weights, same thread count.  Each framework runs in its own subprocess so
+its peak RSS is its own.  Also times the bare dense GEMM of the first layer
+([T·B, 784] × [784, 3000]) as the bound a dense implementation cannot beat.
+
+    python benchmarks/snn_train.py [--repeat 10] [--data ../shared/data/mnist-5k]
+
+Writes benchmarks/results/snn_train.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import numpy as np  # noqa: E402
+from _util import machine, peak_rss_mb, table, threads, timeit, write  # noqa: E402
+
+T, B, HIDDEN = 25, 128, 3000
+
+
+def make_inputs(data: str | None, seed: int = 0):
+    """Rate-coded MNIST spikes [T, B, 784] (uint8), labels [B], and initial weights."""
+    from refsnn.encoding import rate
+    from refsnn.models import GaminSNN
+
+    rng = np.random.default_rng(seed)
+    if data:
+        from data_tools import load_mnist
+
+        x, y = load_mnist(data, "train")
+    else:
+        from refsnn.datasets import load_sample
+
+        x, y = load_sample("train")
+    idx = rng.choice(len(x), B, replace=False)
+    spikes = rate(x[idx].reshape(B, -1), T, rng).astype(np.uint8)
+    state = GaminSNN(hidden=HIDDEN, rng=seed).state_dict()
+    return spikes, y[idx].astype(np.int64), state
+
+
+def run_refsnn(spikes, y, state, repeat):
+    from refsnn.autograd import cross_entropy, no_grad
+    from refsnn.models import GaminSNN
+    from refsnn.nn import Adam
+
+    model = GaminSNN(hidden=HIDDEN, rng=0)
+    model.load_state_dict(state)
+    opt = Adam(model.parameters(), lr=5e-4)
+
+    def train_step():
+        loss = cross_entropy(model.forward_spikes(spikes), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def infer():
+        with no_grad():
+            model.forward_spikes(spikes)
+
+    return {"train": timeit(train_step, repeat), "infer": timeit(infer, repeat)}
+
+
+def run_snntorch(spikes, y, state, repeat):
+    import snntorch
+    import torch
+
+    torch.set_num_threads(threads())
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            grad = snntorch.surrogate.fast_sigmoid(slope=40)
+            self.fc1, self.fc2 = torch.nn.Linear(784, HIDDEN), torch.nn.Linear(HIDDEN, 10)
+            self.lif1 = snntorch.Leaky(beta=0.7, spike_grad=grad)
+            self.lif2 = snntorch.Leaky(beta=0.7, spike_grad=grad)
+
+        def forward(self, s):
+            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+            total = 0
+            for t in range(s.shape[0]):
+                spk1, mem1 = self.lif1(self.fc1(s[t]), mem1)
+                _, mem2 = self.lif2(self.fc2(spk1), mem2)
+                total = total + mem2
+            return total
+
+    net = Net()
+    # strict=False: snntorch.Leaky registers its own buffers (beta, threshold, ...) beside the weights
+    missing = net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()},
+                                  strict=False).missing_keys
+    assert all(k.startswith(("lif1.", "lif2.")) for k in missing), missing
+    opt = torch.optim.Adam(net.parameters(), lr=5e-4)
+    s, yt = torch.from_numpy(spikes.astype(np.float32)), torch.from_numpy(y)
+
+    def train_step():
+        loss = torch.nn.functional.cross_entropy(net(s), yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def infer():
+        with torch.no_grad():
+            net(s)
+
+    return {"train": timeit(train_step, repeat), "infer": timeit(infer, repeat)}
+
+
+def run_gemm(spikes, y, state, repeat):
+    x = spikes.reshape(T * B, 784).astype(np.float32)
+    wt = np.ascontiguousarray(state["fc1.weight"].T)
+    return {"gemm_fwd": timeit(lambda: x @ wt, repeat),
+            "gemm_dW": timeit(lambda: x.T @ np.ones((T * B, HIDDEN), np.float32), repeat)}
+
+
+WORKERS = {"refsnn": run_refsnn, "snntorch": run_snntorch, "gemm": run_gemm}
+
+
+def worker(name, data, repeat):
+    spikes, y, state = make_inputs(data)
+    out = WORKERS[name](spikes, y, state, repeat)
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["input_density"] = float(spikes.mean())
+    print(json.dumps(out))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--data", default=None, help="IDX directory (default: shipped sample)")
+    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        return worker(args.worker, args.data, args.repeat)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads()), NUMBA_NUM_THREADS=str(threads()))
+    res = {}
+    for name in WORKERS:
+        cmd = [sys.executable, __file__, "--worker", name, "--repeat", str(args.repeat)]
+        cmd += ["--data", args.data] if args.data else []
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        res[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    rows = []
+    for name in ("refsnn", "snntorch"):
+        if name in res:
+            rows.append({"framework": name, "train_ms": 1e3 * res[name]["train"]["median_s"],
+                         "infer_ms": 1e3 * res[name]["infer"]["median_s"],
+                         "peak_rss_mb": res[name]["peak_rss_mb"]})
+    if "gemm" in res:
+        rows.append({"framework": "dense GEMM fc1 fwd (bound)",
+                     "train_ms": 1e3 * res["gemm"]["gemm_fwd"]["median_s"],
+                     "infer_ms": 1e3 * res["gemm"]["gemm_fwd"]["median_s"]})
+    speedup = {}
+    if "refsnn" in res and "snntorch" in res:
+        for k in ("train", "infer"):
+            speedup[k] = res["snntorch"][k]["median_s"] / res["refsnn"][k]["median_s"]
+    result = {"benchmark": f"GAMIN SNN 784-{HIDDEN}-10, T={T}, batch {B}", "machine": machine(),
+              "results": res, "speedup_vs_snntorch": speedup,
+              "targets": {"train": ">= 1.5", "infer": ">= 2"}}
+    path = write("snn_train", result)
+    print(table(rows, ["framework", "train_ms", "infer_ms", "peak_rss_mb"]))
+    for k, v in speedup.items():
+        print(f"{k}: refsnn is {v:.2f}x faster than snnTorch")
+    print(f"wrote {path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
