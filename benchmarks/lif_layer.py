@@ -132,7 +132,8 @@ def main(argv=None):
             continue
         r = res[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append({"framework": name, "seconds": r["median_s"],
-                     "GB/s": BYTES_PER_ELEMENT * elems / r["median_s"] / 1e9, "peak_rss_mb": r["peak_rss_mb"]})
+                     "GB/s": BYTES_PER_ELEMENT * elems / r["median_s"] / 1e9,
+                     "peak_rss_mb": r["peak_rss_mb"]})
     copy_bw = measure_copy_bandwidth()
     bound_s = BYTES_PER_ELEMENT * elems / copy_bw
     ratios = {}

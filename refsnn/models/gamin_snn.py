@@ -65,7 +65,7 @@ class GaminSNN(Module):
         self.encoder_rng = np.random.default_rng(seed)
 
     def encode(self, x) -> np.ndarray:
-        """Bernoulli rate coding of ``x`` ([B, 784] or [B, 1, 28, 28], values in [0, 1]) → uint8 [T, B, 784]."""
+        """Bernoulli rate coding of ``x`` ([B, 784] or [B, 1, 28, 28], in [0, 1]) → uint8 [T, B, 784]."""
         data = x.data if isinstance(x, Tensor) else np.asarray(x)
         if data.size == 0 or data.reshape(len(data), -1).shape[1] != 784:
             raise ValueError(f"GaminSNN: expected inputs of 784 pixels per sample, got shape {data.shape}")
