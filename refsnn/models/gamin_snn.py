@@ -36,6 +36,7 @@ from refsnn.encoding import rate
 from refsnn.neurons import lif_delayed
 from refsnn.neurons.surrogate import FastSigmoid
 from refsnn.nn import Linear, Module
+from refsnn.nn.layers import linear
 
 
 class GaminSNN(Module):
@@ -80,11 +81,21 @@ class GaminSNN(Module):
         spikes = np.asarray(spikes.data if isinstance(spikes, Tensor) else spikes)
         if spikes.ndim != 3 or spikes.shape[2] != 784:
             raise ValueError(f"GaminSNN.forward_spikes: expected [T, B, 784] spikes, got {spikes.shape}")
-        T, B, _ = spikes.shape
-        z1 = spike_linear(spikes.reshape(T * B, 784), self.fc1.weight, self.fc1.bias)
-        s1 = lif_delayed(z1.reshape(T, B, -1), beta=self.beta, theta=self.theta, reset="subtract",
-                         surrogate=self.surrogate)
-        z2 = self.fc2(s1.reshape(T * B, -1)).reshape(T, B, 10)
-        _, u2 = lif_delayed(z2, beta=self.beta, theta=self.theta, reset="subtract",
-                            surrogate=self.surrogate, return_membrane=True)
-        return u2.sum(axis=0)
+        return snn_logits(spikes, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias,
+                          beta=self.beta, theta=self.theta, surrogate=self.surrogate)
+
+
+def snn_logits(spikes, fc1_weight, fc1_bias, fc2_weight, fc2_bias, beta=0.7, theta=1.0,
+               surrogate=None) -> Tensor:
+    """The GAMIN SNN as a function: spikes ``[T, B, n_in]`` and weights → logits ``Σ_t U2[t]`` ``[B, n_out]``.
+
+    ``fc*_weight`` are ``[out, in]`` Tensors (PyTorch layout); ``surrogate`` defaults to fast sigmoid, k = 40.
+    """
+    surrogate = FastSigmoid(k=40.0) if surrogate is None else surrogate
+    T, B, n_in = spikes.shape
+    z1 = spike_linear(spikes.reshape(T * B, n_in), fc1_weight, fc1_bias)
+    s1 = lif_delayed(z1.reshape(T, B, -1), beta=beta, theta=theta, reset="subtract", surrogate=surrogate)
+    z2 = linear(s1.reshape(T * B, -1), fc2_weight, fc2_bias).reshape(T, B, -1)
+    _, u2 = lif_delayed(z2, beta=beta, theta=theta, reset="subtract", surrogate=surrogate,
+                        return_membrane=True)
+    return u2.sum(axis=0)
