@@ -1,0 +1,139 @@
+"""Form 1 — LIF with delayed reset (the GAMIN study's neuron; snnTorch ``Leaky``).
+
+Per neuron, over ``t = 1..T`` from ``U[0] = 0``::
+
+    R[t] = Θ(U[t-1] − θ)                        (the previous step's spike)
+    subtract: U[t] = β·U[t-1] + X[t] − R[t]·θ
+    zero:     U[t] = β·(1 − R[t])·U[t-1] + X[t]
+    S[t] = Θ(U[t] − θ),   Θ(x) = [x > 0]
+
+``x`` is ``[T, B, ...]``; spikes and ``U`` have its shape and dtype.  BPTT
+uses the surrogate at ``U[t] − θ``; with ``detach_reset=True`` (snnTorch's
+behaviour, the default) no gradient flows through ``R``.  Study values:
+β = 0.7, θ = 1, subtract, fast sigmoid k = 40.
+
+>>> import numpy as np
+>>> x = np.full((4, 1, 1), 0.6, np.float32)        # constant input 0.6
+>>> s, u = lif_delayed(x, beta=0.7, theta=1.0, return_membrane=True)
+>>> s.data.ravel().tolist(), [round(float(v), 4) for v in u.data.ravel()]
+([0.0, 1.0, 0.0, 0.0], [0.6, 1.02, 0.314, 0.8198])
+
+Cross-validation (``tests/neurons/test_lif_crossval.py``): snnTorch 1.0
+``Leaky(beta, threshold, reset_mechanism, spike_grad=fast_sigmoid(slope=k))``
+computes ``β·U + X − R·θ`` and ``β·((1 − R)·U) + X`` with ``R`` detached —
+the same spikes, membranes and input gradients.  Differences: snnTorch has
+no ``detach_reset=False`` (its reset never carries gradient), and this form is
+its default ``reset_delay=True`` only (``reset_delay=False`` was not compared).
+"""
+
+from __future__ import annotations
+
+from refsnn.autograd import Function
+from refsnn.backend import kernel_for
+from refsnn.kernels.lif_delayed import lif_delayed_backward_twin, lif_delayed_forward_twin
+from refsnn.neurons.base import (
+    SpikingNeuron,
+    as_time_input,
+    check_interval,
+    check_mode,
+    check_positive,
+    flat_time,
+    float_spikes,
+)
+from refsnn.neurons.surrogate import get_surrogate
+
+RESETS = ("subtract", "zero")
+
+
+class LIFDelayedFunction(Function):
+    """``x [T, ...] → (S, U)`` by the fused form-1 kernel; BPTT ``(gS, gU) → dx``.
+
+    Saves ``S`` (uint8) and ``U`` for backward: 5 bytes per element in float32.
+    ``smooth=True`` runs the NumPy twin with ``Θ`` replaced by the surrogate's
+    primitive (float spikes) so finite differences can check the whole BPTT.
+    """
+
+    def forward(self, x, *, beta, theta, reset, surrogate, detach_reset, smooth=False):
+        self.shape = x.shape
+        X = flat_time(x)
+        self.args = (beta, theta, reset, *surrogate.kernel_args(), detach_reset)
+        self.smooth = smooth
+        if smooth:
+            spikes, U, R = lif_delayed_forward_twin(
+                X, beta, theta, reset, smooth=True, surrogate=surrogate.kernel_args(),
+                detach_reset=detach_reset,
+            )
+            self.S = R
+        else:
+            self.S, U = kernel_for("lif_delayed_forward", X)(X, beta, theta, reset)
+            spikes = float_spikes(self.S, X.dtype)
+        self.U = U
+        return spikes.reshape(self.shape), U.reshape(self.shape)
+
+    def backward(self, gS, gU):
+        gS = None if gS is None else flat_time(gS)
+        gU = None if gU is None else flat_time(gU)
+        if self.smooth:
+            backward = lif_delayed_backward_twin
+        else:
+            backward = kernel_for("lif_delayed_backward", self.U)
+        dX = backward(gS, gU, self.S, self.U, *self.args)
+        return (dX.reshape(self.shape),)
+
+
+def _check(where, beta, theta, reset):
+    return (check_interval(where, "beta", beta, 0.0, 1.0), check_positive(where, "theta", theta),
+            check_mode(where, "reset", reset, RESETS))
+
+
+def lif_delayed(x, beta=0.7, theta=1.0, reset="subtract", surrogate="fast_sigmoid",
+                detach_reset=True, return_membrane=False, smooth=False):
+    """Form-1 LIF over ``x [T, B, ...]``: spikes, or ``(spikes, U)`` with ``return_membrane``.
+
+    ``beta`` ∈ [0, 1]; ``theta`` > 0; ``reset`` ``"subtract"`` | ``"zero"``;
+    ``surrogate`` a name or a :class:`~refsnn.neurons.surrogate.Surrogate`;
+    ``smooth`` (gradient checks only) uses the NumPy twin with smooth spikes.
+    """
+    beta, theta, code = _check("lif_delayed", beta, theta, reset)
+    sg = get_surrogate(surrogate)
+    x = as_time_input("lif_delayed", x)
+    S, U = LIFDelayedFunction.apply(x, beta=beta, theta=theta, reset=code, surrogate=sg,
+                                    detach_reset=bool(detach_reset), smooth=bool(smooth))
+    return (S, U) if return_membrane else S
+
+
+class LIFDelayed(SpikingNeuron):
+    """Form-1 LIF layer (delayed reset): ``forward(x[T,B,...])`` and ``step(x_t, state)``.
+
+    >>> import numpy as np
+    >>> lif = LIFDelayed(beta=0.7, theta=1.0)
+    >>> s1, st = lif.step(np.full((1, 1), 0.6, np.float32))
+    >>> s2, st = lif.step(np.full((1, 1), 0.6, np.float32), st)
+    >>> s1.data.item(), s2.data.item(), round(st.v.data.item(), 4)
+    (0.0, 1.0, 1.02)
+    """
+
+    def __init__(self, beta=0.7, theta=1.0, reset="subtract", surrogate="fast_sigmoid",
+                 detach_reset=True, return_membrane=False):
+        super().__init__(surrogate, detach_reset, return_membrane)
+        self.beta, self.theta, self.reset_code = _check("LIFDelayed", beta, theta, reset)
+        self.reset = reset
+
+    def _multi(self, x):
+        return LIFDelayedFunction.apply(
+            x, beta=self.beta, theta=self.theta, reset=self.reset_code,
+            surrogate=self.surrogate, detach_reset=self.detach_reset,
+        )
+
+    def _charge_fire_reset(self, x_t, state):
+        r = self._reset_spikes(state.s)
+        if self.reset_code == 0:
+            u = self.beta * state.v + x_t - r * self.theta
+        else:
+            u = self.beta * (1 - r) * state.v + x_t
+        s = self._fire(u - self.theta, self.theta, state)
+        return s, u, u
+
+    def __repr__(self):
+        return (f"LIFDelayed(beta={self.beta}, theta={self.theta}, reset={self.reset!r}, "
+                f"surrogate={self.surrogate!r}, detach_reset={self.detach_reset})")
