@@ -34,6 +34,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# Keep freed large blocks in the heap instead of unmapping them, so a training loop that
+# reallocates the same big temporaries every step does not page-fault them in again.
+# Applied to every framework's worker alike; pass --default-malloc to compare without.
+TUNED_MALLOC = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
+
+
+def worker_env(default_malloc: bool) -> dict:
+    """Environment for a benchmark worker: same thread count for all, optional malloc tuning."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads()), NUMBA_NUM_THREADS=str(threads()),
+               MKL_NUM_THREADS=str(threads()))
+    if not default_malloc:
+        env["GLIBC_TUNABLES"] = TUNED_MALLOC
+    return env
+
+
 def machine() -> dict:
     return {"platform": platform.platform(), "python": platform.python_version(),
             "cpus": os.cpu_count(), "threads": threads()}
@@ -53,7 +68,7 @@ def table(rows: list[dict], columns: list[str]) -> str:
     def fmt(v):
         return f"{v:.4g}" if isinstance(v, float) else str(v)
     cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]

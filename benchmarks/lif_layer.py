@@ -23,7 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np  # noqa: E402
-from _util import machine, peak_rss_mb, table, threads, timeit, write  # noqa: E402
+from _util import machine, peak_rss_mb, table, threads, timeit, worker_env, write  # noqa: E402
 
 BYTES_PER_ELEMENT = 22
 
@@ -49,6 +49,19 @@ def run_refsnn_layer(T, B, N, repeat):
     return timeit(step, repeat, warmup=1)
 
 
+def run_refsnn_sj_layer(T, B, N, repeat):
+    from refsnn.autograd import Tensor
+    from refsnn.neurons import lif_sj
+
+    x, g = inputs(T, B, N)
+    xt = Tensor(x, requires_grad=True)
+
+    def step():
+        xt.grad = None
+        lif_sj(xt, tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate="sigmoid").backward(g)
+    return timeit(step, repeat, warmup=1)
+
+
 def run_refsnn_kernel(T, B, N, repeat):
     from refsnn.backend import kernel
     from refsnn.neurons.surrogate import get_surrogate
@@ -59,8 +72,8 @@ def run_refsnn_kernel(T, B, N, repeat):
     kind, a, b = get_surrogate("fast_sigmoid").kernel_args()
 
     def step():
-        s, u = fwd(x2, 0.7, 1.0, True)
-        bwd(g2, None, s, u, 0.7, 1.0, True, kind, a, b, True)
+        s, u = fwd(x2, 0.7, 1.0, 0)  # reset code 0 = subtract
+        bwd(g2, None, s, u, 0.7, 1.0, 0, kind, a, b, True)
     return timeit(step, repeat, warmup=1)
 
 
@@ -71,7 +84,7 @@ def run_spikingjelly(T, B, N, repeat):
     torch.set_num_threads(threads())
     x, g = inputs(T, B, N)
     xt, gt = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(g)
-    node = neuron.LIFNode(tau=2.0, step_mode="m", backend="torch")
+    node = neuron.LIFNode(tau=2.0, step_mode="m")  # SpikingJelly 2.0: torch path, no backend arg
 
     def step():
         functional.reset_net(node)
@@ -100,6 +113,7 @@ def run_snntorch(T, B, N, repeat):
 
 
 WORKERS = {"refsnn (autograd layer)": run_refsnn_layer, "refsnn (bare kernels)": run_refsnn_kernel,
+           "refsnn lif_sj (autograd layer)": run_refsnn_sj_layer,
            "spikingjelly-torch": run_spikingjelly, "snntorch": run_snntorch}
 
 
@@ -110,6 +124,8 @@ def main(argv=None):
     p.add_argument("--B", type=int, default=16)
     p.add_argument("--N", type=int, default=16384)
     p.add_argument("--snntorch", action="store_true", help="also run snnTorch (~100 s per step)")
+    p.add_argument("--default-malloc", action="store_true",
+                   help="run workers with glibc's default malloc settings (see _util.TUNED_MALLOC)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -117,7 +133,7 @@ def main(argv=None):
         out["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps(out))
         return None
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads()), NUMBA_NUM_THREADS=str(threads()))
+    env = worker_env(args.default_malloc)
     elems = args.T * args.B * args.N
     bound_s = None
     rows, res = [], {}
@@ -138,12 +154,12 @@ def main(argv=None):
     bound_s = BYTES_PER_ELEMENT * elems / copy_bw
     ratios = {}
     sj = res.get("spikingjelly-torch")
-    for name in ("refsnn (autograd layer)", "refsnn (bare kernels)"):
+    for name in ("refsnn (autograd layer)", "refsnn (bare kernels)", "refsnn lif_sj (autograd layer)"):
         if name in res:
             ratios[name] = {"over_bound": res[name]["median_s"] / bound_s}
             if sj:
                 ratios[name]["speedup_vs_spikingjelly"] = sj["median_s"] / res[name]["median_s"]
-    result = {"benchmark": f"LIF layer T={args.T} B={args.B} N={args.N} fwd+bwd", "machine": machine(),
+    result = {"benchmark": f"LIF layer T={args.T} B={args.B} N={args.N} fwd+bwd", "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
               "bytes_per_element": BYTES_PER_ELEMENT, "copy_bandwidth_GBps": copy_bw / 1e9,
               "bandwidth_bound_s": bound_s, "results": res, "ratios": ratios,
               "targets": {"speedup_vs_spikingjelly": ">= 4", "over_bound": "<= 2"}}
@@ -157,7 +173,7 @@ def main(argv=None):
 
 
 def measure_copy_bandwidth(n_bytes: int = 1 << 29) -> float:
-    """Bytes/s of a large NumPy copy (read + write counted)."""
+    """Bytes/s of a large NumPy copy (read + write counted), on this process's threads."""
     a = np.ones(n_bytes // 4, np.float32)
     b = np.empty_like(a)
     t = timeit(lambda: np.copyto(b, a), repeat=5, warmup=1)["median_s"]

@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np  # noqa: E402
-from _util import machine, peak_rss_mb, table, threads, timeit, write  # noqa: E402
+from _util import machine, peak_rss_mb, table, threads, timeit, worker_env, write  # noqa: E402
 
 T, B, HIDDEN = 25, 128, 3000
 
@@ -135,11 +135,13 @@ def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--data", default=None, help="IDX directory (default: shipped sample)")
+    p.add_argument("--default-malloc", action="store_true",
+                   help="run workers with glibc's default malloc settings (see _util.TUNED_MALLOC)")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.data, args.repeat)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads()), NUMBA_NUM_THREADS=str(threads()))
+    env = worker_env(args.default_malloc)
     res = {}
     for name in WORKERS:
         cmd = [sys.executable, __file__, "--worker", name, "--repeat", str(args.repeat)]
@@ -163,7 +165,7 @@ def main(argv=None):
     if "refsnn" in res and "snntorch" in res:
         for k in ("train", "infer"):
             speedup[k] = res["snntorch"][k]["median_s"] / res["refsnn"][k]["median_s"]
-    result = {"benchmark": f"GAMIN SNN 784-{HIDDEN}-10, T={T}, batch {B}", "machine": machine(),
+    result = {"benchmark": f"GAMIN SNN 784-{HIDDEN}-10, T={T}, batch {B}", "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
               "results": res, "speedup_vs_snntorch": speedup,
               "targets": {"train": ">= 1.5", "infer": ">= 2"}}
     path = write("snn_train", result)

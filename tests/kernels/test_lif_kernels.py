@@ -194,3 +194,13 @@ def test_helpers():
     assert count_nonfinite(X) == 0
     X[1, 2], X[4, 6], X[0, 0] = np.nan, np.inf, -np.inf
     assert count_nonfinite(X) == 3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_count_nonfinite_bit_test_per_dtype(dtype):
+    x = np.linspace(-3, 3, 70001).astype(dtype)
+    x[[4, 77, 70000]] = [np.nan, np.inf, -np.inf]
+    x[5] = np.finfo(dtype).max  # the largest finite value is not counted
+    x[6] = np.finfo(dtype).tiny / 2  # nor a subnormal
+    assert count_nonfinite(x) == 3
+    assert count_nonfinite(x[::2]) == 2  # strided view: indices 4 and 70000
