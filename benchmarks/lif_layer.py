@@ -159,7 +159,8 @@ def main(argv=None):
             ratios[name] = {"over_bound": res[name]["median_s"] / bound_s}
             if sj:
                 ratios[name]["speedup_vs_spikingjelly"] = sj["median_s"] / res[name]["median_s"]
-    result = {"benchmark": f"LIF layer T={args.T} B={args.B} N={args.N} fwd+bwd", "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
+    result = {"benchmark": f"LIF layer T={args.T} B={args.B} N={args.N} fwd+bwd",
+              "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
               "bytes_per_element": BYTES_PER_ELEMENT, "copy_bandwidth_GBps": copy_bw / 1e9,
               "bandwidth_bound_s": bound_s, "results": res, "ratios": ratios,
               "targets": {"speedup_vs_spikingjelly": ">= 4", "over_bound": "<= 2"}}

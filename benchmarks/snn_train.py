@@ -165,7 +165,8 @@ def main(argv=None):
     if "refsnn" in res and "snntorch" in res:
         for k in ("train", "infer"):
             speedup[k] = res["snntorch"][k]["median_s"] / res["refsnn"][k]["median_s"]
-    result = {"benchmark": f"GAMIN SNN 784-{HIDDEN}-10, T={T}, batch {B}", "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
+    result = {"benchmark": f"GAMIN SNN 784-{HIDDEN}-10, T={T}, batch {B}",
+              "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
               "results": res, "speedup_vs_snntorch": speedup,
               "targets": {"train": ">= 1.5", "infer": ">= 2"}}
     path = write("snn_train", result)
