@@ -51,13 +51,16 @@ def fit(
     verbose: bool = True,
     log_every: int = 0,
     scheduler=None,
-    out=sys.stdout,
+    out=None,
 ) -> list[dict]:
     """Train ``model`` in place; returns one dict per epoch (loss, train acc, val acc, seconds)."""
     _check_xy(x, y, "fit")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"fit: epochs ({epochs}) and batch_size ({batch_size}) must be >= 1")
+    if rng is None:
+        raise TypeError("fit: pass rng (an int seed or numpy Generator) for the batch order")
     rng = np.random.default_rng(rng)
+    out = sys.stdout if out is None else out  # looked up per call, so redirection works
     history = []
     for epoch in range(1, epochs + 1):
         model.train()
