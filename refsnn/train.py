@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from data_tools.batches import batch_iterator
 
+from data_tools.batches import batch_iterator
 from refsnn.autograd import Tensor, cross_entropy, no_grad
 
 

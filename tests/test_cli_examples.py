@@ -44,7 +44,8 @@ def test_unknown_backend_is_a_clear_error():
 
 
 def test_import_refsnn_imports_neither_torch_nor_cupy():
-    code = "import refsnn, refsnn.models, refsnn.neurons, sys; print('torch' in sys.modules, 'cupy' in sys.modules)"
+    code = ("import refsnn, refsnn.models, refsnn.neurons, sys; "
+            "print('torch' in sys.modules, 'cupy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
