@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from refsnn.datasets import load_idx_dataset, load_sample
 
 import refsnn
+from refsnn.datasets import load_idx_dataset, load_sample
 from refsnn.io import save_module
 from refsnn.models import gamin_ann
 from refsnn.nn import Adam
