@@ -6,8 +6,9 @@ itself as the creator of its output, and ``out.backward()`` walks that graph
 in reverse topological order — iteratively, so a BPTT graph thousands of steps
 deep needs no recursion — calling each Function's ``backward`` once.
 
-Gradients accumulate into ``leaf.grad`` (a plain array); calling
-``backward`` twice adds the second gradient to the first, as in PyTorch.
+Gradients accumulate into ``leaf.grad`` (a plain array that belongs to that
+leaf alone); calling ``backward`` twice adds the second gradient to the
+first, as in PyTorch.
 Only leaves (Tensors created by the user) keep ``.grad``.
 
 >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
@@ -121,6 +122,7 @@ class Tensor:
         if self._ctx is None:
             self.grad = grad.copy() if self.grad is None else self.grad + grad
             return
+        claimed = {id(_root_buffer(grad))}  # the caller's array is never handed to a leaf
         order = _topological_functions(self._ctx)
         pending = {id(self._ctx): [None] * self._ctx.n_outputs}
         pending[id(self._ctx)][self._out_index] = grad
@@ -140,7 +142,7 @@ class Tensor:
                         f"for an input of shape {parent.shape}"
                     )
                 if parent._ctx is None:
-                    parent.grad = g.copy() if parent.grad is None else parent.grad + g
+                    parent.grad = _claim(g, claimed) if parent.grad is None else parent.grad + g
                 else:
                     slots = pending.setdefault(id(parent._ctx), [None] * parent._ctx.n_outputs)
                     i = parent._out_index
@@ -249,6 +251,27 @@ class Tensor:
 
     def clip(self, lo=None, hi=None):
         return _ops().clip(self, lo, hi)
+
+
+def _root_buffer(array):
+    while getattr(array, "base", None) is not None:
+        array = array.base
+    return array
+
+
+def _claim(g, claimed: set):
+    """``g`` itself for a leaf's new ``.grad``, or a copy if its buffer is already someone's.
+
+    Backward functions return fresh arrays or views of their incoming gradient and
+    never write into one, so a buffer can become a leaf's ``.grad`` without a copy
+    the first time; a second leaf (or the caller's own gradient) gets a copy, so an
+    in-place update of one ``.grad`` can never change another.
+    """
+    root = id(_root_buffer(g))
+    if root in claimed:
+        return g.copy()
+    claimed.add(root)
+    return g
 
 
 def _ops():

@@ -219,3 +219,24 @@ def test_every_function_is_covered(module_name):
              if inspect.isclass(obj) and issubclass(obj, Function) and obj is not Function
              and obj.__module__ == module_name}
     assert found == COVERED[module_name]
+
+
+def test_leaf_grads_never_share_a_buffer():
+    """x + y hands the same incoming gradient to both leaves: each must own its own .grad."""
+    x = Tensor(np.ones(3), requires_grad=True)
+    y = Tensor(np.ones(3), requires_grad=True)
+    g = np.array([1.0, 2.0, 3.0])
+    (x + y).backward(g)
+    assert x.grad is not y.grad and not np.shares_memory(x.grad, y.grad)
+    assert not np.shares_memory(x.grad, g) and not np.shares_memory(y.grad, g)
+    x.grad *= 0  # an in-place update of one gradient (e.g. clipping) leaves the others alone
+    np.testing.assert_array_equal(y.grad, g)
+    np.testing.assert_array_equal(g, [1.0, 2.0, 3.0])
+
+
+def test_leaf_grad_through_reshape_does_not_alias_callers_gradient():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    g = np.arange(6.0)
+    x.reshape(6).backward(g)
+    assert not np.shares_memory(x.grad, g)
+    np.testing.assert_array_equal(x.grad, g.reshape(2, 3))
