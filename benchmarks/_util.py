@@ -40,10 +40,17 @@ def peak_rss_mb() -> float:
 TUNED_MALLOC = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
 
 
-def worker_env(default_malloc: bool) -> dict:
-    """Environment for a benchmark worker: same thread count for all, optional malloc tuning."""
+def worker_env(default_malloc: bool, blas_threads: int | None = None) -> dict:
+    """Environment for a benchmark worker: same thread count for all, optional malloc tuning.
+
+    ``blas_threads`` sets NumPy's OpenBLAS pool (``OPENBLAS_NUM_THREADS``; torch does not read it).
+    Where Numba kernels do the heavy work, idle OpenBLAS workers spinning between calls take the
+    cores from Numba's threads, so the SNN benchmarks run OpenBLAS single-threaded.
+    """
     env = dict(os.environ, OMP_NUM_THREADS=str(threads()), NUMBA_NUM_THREADS=str(threads()),
                MKL_NUM_THREADS=str(threads()))
+    if blas_threads is not None:
+        env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
     if not default_malloc:
         env["GLIBC_TUNABLES"] = TUNED_MALLOC
     return env

@@ -135,18 +135,22 @@ def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--repeat", type=int, default=10)
     p.add_argument("--data", default=None, help="IDX directory (default: shipped sample)")
+    p.add_argument("--blas-threads", type=int, default=1,
+                   help="OPENBLAS_NUM_THREADS for every worker (see _util.worker_env)")
     p.add_argument("--default-malloc", action="store_true",
                    help="run workers with glibc's default malloc settings (see _util.TUNED_MALLOC)")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.data, args.repeat)
-    env = worker_env(args.default_malloc)
+    env = worker_env(args.default_malloc, blas_threads=args.blas_threads)
     res = {}
     for name in WORKERS:
         cmd = [sys.executable, __file__, "--worker", name, "--repeat", str(args.repeat)]
         cmd += ["--data", args.data] if args.data else []
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        # the dense-GEMM bound is BLAS itself: give it every thread
+        run_env = dict(env, OPENBLAS_NUM_THREADS=str(threads())) if name == "gemm" else env
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env)
         if proc.returncode != 0:
             print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
@@ -167,6 +171,7 @@ def main(argv=None):
             speedup[k] = res["snntorch"][k]["median_s"] / res["refsnn"][k]["median_s"]
     result = {"benchmark": f"GAMIN SNN 784-{HIDDEN}-10, T={T}, batch {B}",
               "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
+              "openblas_threads": env.get("OPENBLAS_NUM_THREADS"),
               "results": res, "speedup_vs_snntorch": speedup,
               "targets": {"train": ">= 1.5", "infer": ">= 2"}}
     path = write("snn_train", result)
