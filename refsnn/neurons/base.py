@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from refsnn.autograd import Tensor, stack
-from refsnn.backend import xp_of
+from refsnn.autograd import Function, Tensor, stack
+from refsnn.backend import kernel_for, xp_of
 from refsnn.kernels._common import count_nonfinite, spikes_to_float
 from refsnn.kernels.surrogate import SPIKE_TIME as SPIKE_TIME_CODE
 from refsnn.neurons.surrogate import get_surrogate, spike
@@ -112,6 +112,47 @@ def flat_time(x_data):
 def float_spikes(S, dtype):
     """uint8 spikes as ``dtype`` (parallel on the host)."""
     return spikes_to_float(S, dtype) if xp_of(S) is np else S.astype(dtype)
+
+
+# ------------------------------------------------------ fused multi-step Function
+
+
+class FusedNeuronFunction(Function):
+    """Plumbing shared by the fused LIF Functions (forms 1–4); a subclass names its kernels.
+
+    Forward: ``x [T, ...]`` → ``[T, N]``, the ``<kernel>_forward`` kernel of the
+    array's backend gives uint8 spikes ``S`` and a membrane ``M``; the spikes go
+    out as ``x``'s dtype, ``S`` and ``M`` stay for BPTT (5 bytes per element in
+    float32).  With ``smooth=True`` the NumPy twin runs instead, ``Θ`` replaced
+    by the surrogate's primitive, so finite differences can check the whole
+    BPTT.  Backward: ``<kernel>_backward(gS, gM, S, M, *extra, *params,
+    *surrogate, detach_reset, *tail)``.
+    """
+
+    kernel: str = ""
+    forward_twin = backward_twin = None
+
+    def run_forward(self, x, params: tuple, surrogate, detach_reset: bool, smooth: bool):
+        self.shape, self.smooth = x.shape, smooth
+        X = flat_time(x)
+        self.args = (*params, *surrogate.kernel_args(), detach_reset)
+        if smooth:
+            spikes, M, self.S = type(self).forward_twin(
+                X, *params, smooth=True, surrogate=surrogate.kernel_args(), detach_reset=detach_reset)
+        else:
+            self.S, M = kernel_for(f"{self.kernel}_forward", X)(X, *params)
+            spikes = float_spikes(self.S, X.dtype)
+        self.M = M
+        return spikes.reshape(self.shape), M.reshape(self.shape)
+
+    def run_backward(self, gS, gM, extra: tuple = (), tail: tuple = ()):
+        gS = None if gS is None else flat_time(gS)
+        gM = None if gM is None else flat_time(gM)
+        if self.smooth:
+            backward = type(self).backward_twin
+        else:
+            backward = kernel_for(f"{self.kernel}_backward", self.M)
+        return backward(gS, gM, self.S, self.M, *extra, *self.args, *tail)
 
 
 # ---------------------------------------------------------------------- state

@@ -25,50 +25,29 @@ this ``U``).
 
 from __future__ import annotations
 
-from refsnn.autograd import Function
-from refsnn.backend import kernel_for
 from refsnn.kernels.lif_decay import lif_decay_backward_twin, lif_decay_forward_twin
 from refsnn.neurons.base import (
+    FusedNeuronFunction,
     SpikingNeuron,
     as_time_input,
     check_interval,
     check_positive,
-    flat_time,
-    float_spikes,
 )
 from refsnn.neurons.surrogate import get_surrogate
 
 
-class LIFDecayFunction(Function):
-    """``x [T, ...] → (S, U)`` by the fused form-3 kernel; BPTT ``(gS, gU) → dx``.
+class LIFDecayFunction(FusedNeuronFunction):
+    """``x [T, ...] → (S, U)`` by the fused form-3 kernel; BPTT ``(gS, gU) → dx``."""
 
-    Saves ``S`` (uint8) and ``U``: 5 bytes per element in float32.
-    """
+    kernel = "lif_decay"
+    forward_twin = staticmethod(lif_decay_forward_twin)
+    backward_twin = staticmethod(lif_decay_backward_twin)
 
     def forward(self, x, *, v_thr, tau, surrogate, detach_reset, smooth=False):
-        self.shape = x.shape
-        X = flat_time(x)
-        self.args = (v_thr, tau, *surrogate.kernel_args(), detach_reset)
-        self.smooth = smooth
-        if smooth:
-            spikes, U, R = lif_decay_forward_twin(
-                X, v_thr, tau, smooth=True, surrogate=surrogate.kernel_args(),
-                detach_reset=detach_reset,
-            )
-            self.S = R
-        else:
-            self.S, U = kernel_for("lif_decay_forward", X)(X, v_thr, tau)
-            spikes = float_spikes(self.S, X.dtype)
-        self.U = U
-        return spikes.reshape(self.shape), U.reshape(self.shape)
+        return self.run_forward(x, (v_thr, tau), surrogate, detach_reset, smooth)
 
     def backward(self, gS, gU):
-        gS = None if gS is None else flat_time(gS)
-        gU = None if gU is None else flat_time(gU)
-        backward = lif_decay_backward_twin if self.smooth else kernel_for(
-            "lif_decay_backward", self.U)
-        dX = backward(gS, gU, self.S, self.U, *self.args)
-        return (dX.reshape(self.shape),)
+        return (self.run_backward(gS, gU).reshape(self.shape),)
 
 
 def _check(where, v_thr, tau):

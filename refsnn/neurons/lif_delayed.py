@@ -28,57 +28,32 @@ its default ``reset_delay=True`` only (``reset_delay=False`` was not compared).
 
 from __future__ import annotations
 
-from refsnn.autograd import Function
-from refsnn.backend import kernel_for
 from refsnn.kernels.lif_delayed import lif_delayed_backward_twin, lif_delayed_forward_twin
 from refsnn.neurons.base import (
+    FusedNeuronFunction,
     SpikingNeuron,
     as_time_input,
     check_interval,
     check_mode,
     check_positive,
-    flat_time,
-    float_spikes,
 )
 from refsnn.neurons.surrogate import get_surrogate
 
 RESETS = ("subtract", "zero")
 
 
-class LIFDelayedFunction(Function):
-    """``x [T, ...] → (S, U)`` by the fused form-1 kernel; BPTT ``(gS, gU) → dx``.
+class LIFDelayedFunction(FusedNeuronFunction):
+    """``x [T, ...] → (S, U)`` by the fused form-1 kernel; BPTT ``(gS, gU) → dx``."""
 
-    Saves ``S`` (uint8) and ``U`` for backward: 5 bytes per element in float32.
-    ``smooth=True`` runs the NumPy twin with ``Θ`` replaced by the surrogate's
-    primitive (float spikes) so finite differences can check the whole BPTT.
-    """
+    kernel = "lif_delayed"
+    forward_twin = staticmethod(lif_delayed_forward_twin)
+    backward_twin = staticmethod(lif_delayed_backward_twin)
 
     def forward(self, x, *, beta, theta, reset, surrogate, detach_reset, smooth=False):
-        self.shape = x.shape
-        X = flat_time(x)
-        self.args = (beta, theta, reset, *surrogate.kernel_args(), detach_reset)
-        self.smooth = smooth
-        if smooth:
-            spikes, U, R = lif_delayed_forward_twin(
-                X, beta, theta, reset, smooth=True, surrogate=surrogate.kernel_args(),
-                detach_reset=detach_reset,
-            )
-            self.S = R
-        else:
-            self.S, U = kernel_for("lif_delayed_forward", X)(X, beta, theta, reset)
-            spikes = float_spikes(self.S, X.dtype)
-        self.U = U
-        return spikes.reshape(self.shape), U.reshape(self.shape)
+        return self.run_forward(x, (beta, theta, reset), surrogate, detach_reset, smooth)
 
     def backward(self, gS, gU):
-        gS = None if gS is None else flat_time(gS)
-        gU = None if gU is None else flat_time(gU)
-        if self.smooth:
-            backward = lif_delayed_backward_twin
-        else:
-            backward = kernel_for("lif_delayed_backward", self.U)
-        dX = backward(gS, gU, self.S, self.U, *self.args)
-        return (dX.reshape(self.shape),)
+        return (self.run_backward(gS, gU).reshape(self.shape),)
 
 
 def _check(where, beta, theta, reset):

@@ -25,57 +25,33 @@ spike-time (α = 0.3, β = 0.01) surrogate for training.
 
 from __future__ import annotations
 
-from refsnn.autograd import Function
-from refsnn.backend import kernel_for
 from refsnn.kernels.lif_immediate import lif_immediate_backward_twin, lif_immediate_forward_twin
 from refsnn.neurons.base import (
+    FusedNeuronFunction,
     SpikingNeuron,
     _number,
     as_time_input,
     check_interval,
     check_mode,
     check_positive,
-    flat_time,
-    float_spikes,
 )
 from refsnn.neurons.surrogate import get_surrogate
 
 RESETS = ("soft", "hard")
 
 
-class LIFImmediateFunction(Function):
-    """``x [T, ...] → (S, H)`` by the fused form-2 kernel; BPTT ``(gS, gH) → dx``.
+class LIFImmediateFunction(FusedNeuronFunction):
+    """``x [T, ...] → (S, H)`` by the fused form-2 kernel; BPTT ``(gS, gH) → dx``."""
 
-    Saves ``S`` (uint8) and ``H``: 5 bytes per element in float32.
-    ``smooth=True``: NumPy twin with smooth spikes, for gradient checks.
-    """
+    kernel = "lif_immediate"
+    forward_twin = staticmethod(lif_immediate_forward_twin)
+    backward_twin = staticmethod(lif_immediate_backward_twin)
 
     def forward(self, x, *, lam, theta, reset, v_reset, surrogate, detach_reset, smooth=False):
-        self.shape = x.shape
-        X = flat_time(x)
-        self.args = (lam, theta, reset, v_reset, *surrogate.kernel_args(), detach_reset)
-        self.smooth = smooth
-        if smooth:
-            spikes, H, R = lif_immediate_forward_twin(
-                X, lam, theta, reset, v_reset, smooth=True, surrogate=surrogate.kernel_args(),
-                detach_reset=detach_reset,
-            )
-            self.S = R
-        else:
-            self.S, H = kernel_for("lif_immediate_forward", X)(X, lam, theta, reset, v_reset)
-            spikes = float_spikes(self.S, X.dtype)
-        self.H = H
-        return spikes.reshape(self.shape), H.reshape(self.shape)
+        return self.run_forward(x, (lam, theta, reset, v_reset), surrogate, detach_reset, smooth)
 
     def backward(self, gS, gH):
-        gS = None if gS is None else flat_time(gS)
-        gH = None if gH is None else flat_time(gH)
-        if self.smooth:
-            backward = lif_immediate_backward_twin
-        else:
-            backward = kernel_for("lif_immediate_backward", self.H)
-        dX = backward(gS, gH, self.S, self.H, *self.args)
-        return (dX.reshape(self.shape),)
+        return (self.run_backward(gS, gH).reshape(self.shape),)
 
 
 def _check(where, lam, theta, reset, v_reset):

@@ -29,62 +29,45 @@ the charge is evaluated as written above (SpikingJelly's torch code computes
 
 from __future__ import annotations
 
-from refsnn.autograd import Function, Tensor
-from refsnn.backend import kernel_for, xp_of
+from refsnn.autograd import Tensor
+from refsnn.backend import xp_of
 from refsnn.kernels.lif_sj import lif_sj_backward_twin, lif_sj_forward_twin
 from refsnn.neurons.base import (
+    FusedNeuronFunction,
     SpikingNeuron,
     _number,
     as_time_input,
     check_positive,
     flat_time,
-    float_spikes,
 )
 from refsnn.neurons.surrogate import get_surrogate
 
 
-class LIFSJFunction(Function):
+class LIFSJFunction(FusedNeuronFunction):
     """``(x [T, ...], k) → (S, H)`` by the fused form-4 kernel; BPTT to ``x`` and ``k = 1/τ``.
 
     ``k`` is a Python float (``LIFNode``) or a one-element Tensor (PLIF's
-    ``sigmoid(w)``), whose gradient ``Σ δH·∂H/∂k`` the backward kernel reduces.
-    Saves ``S`` (uint8), ``H`` and a reference to ``x``: 5 bytes per element
-    in float32 beyond the input.
+    ``sigmoid(w)``), whose gradient ``Σ δH·∂H/∂k`` the backward kernel reduces;
+    that gradient reads ``x`` when ``decay_input``, so a reference to it is kept then.
     """
+
+    kernel = "lif_sj"
+    forward_twin = staticmethod(lif_sj_forward_twin)
+    backward_twin = staticmethod(lif_sj_backward_twin)
 
     def forward(self, x, k, *, v_threshold, v_reset, reset, decay_input, surrogate,
                 detach_reset, smooth=False):
-        self.shape = x.shape
         self.k_shape, self.k_dtype = getattr(k, "shape", None), getattr(k, "dtype", None)
         k = float(k.reshape(-1)[0]) if self.k_shape is not None else float(k)
-        X = flat_time(x)
-        # the k-gradient with decay_input reads X; keep it only then
-        self.X = X if decay_input and self.needs_input_grad[1:2] == (True,) else None
-        self.args = (k, v_threshold, v_reset, reset, decay_input, *surrogate.kernel_args(),
-                     detach_reset)
-        self.smooth = smooth
-        if smooth:
-            spikes, H, R = lif_sj_forward_twin(
-                X, k, v_threshold, v_reset, reset, decay_input, smooth=True,
-                surrogate=surrogate.kernel_args(), detach_reset=detach_reset,
-            )
-            self.S = R
-        else:
-            self.S, H = kernel_for("lif_sj_forward", X)(X, k, v_threshold, v_reset, reset,
-                                                        decay_input)
-            spikes = float_spikes(self.S, X.dtype)
-        self.H = H
-        return spikes.reshape(self.shape), H.reshape(self.shape)
+        want_k = self.needs_input_grad[1:2] == (True,)
+        self.X = flat_time(x) if decay_input and want_k else None
+        return self.run_forward(x, (k, v_threshold, v_reset, reset, decay_input), surrogate,
+                                detach_reset, smooth)
 
     def backward(self, gS, gH):
-        gS = None if gS is None else flat_time(gS)
-        gH = None if gH is None else flat_time(gH)
         want_k = len(self.needs_input_grad) > 1 and self.needs_input_grad[1]
-        backward = lif_sj_backward_twin if self.smooth else kernel_for("lif_sj_backward", self.H)
-        dX, dk = backward(gS, gH, self.S, self.H, self.X, *self.args, want_k)
-        dk_out = None
-        if want_k:
-            dk_out = xp_of(dX).full(self.k_shape, dk, dtype=self.k_dtype)
+        dX, dk = self.run_backward(gS, gH, extra=(self.X,), tail=(want_k,))
+        dk_out = xp_of(dX).full(self.k_shape, dk, dtype=self.k_dtype) if want_k else None
         return dX.reshape(self.shape), dk_out
 
 
