@@ -13,7 +13,7 @@ import pytest
 from data_tools import load_mnist
 from refsnn.autograd import Tensor, cross_entropy
 from refsnn.models import GaminSNN
-from refsnn.nn import Adam
+from refsnn.nn import Adam, CosineAnnealingLR
 from refsnn.testing import gradcheck
 from refsnn.train import evaluate, fit
 
@@ -95,11 +95,13 @@ def test_seeded_training_is_bit_identical():
         assert np.array_equal(states[0][k], states[1][k]), k
 
 
-def _train_and_score(directory, epochs, lr=5e-4, seed=0):
+def _train_and_score(directory, epochs, lr=5e-4, seed=0, cosine=False):
     x, y = load_mnist(directory, "train")
     xt, yt = load_mnist(directory, "test")
     net = GaminSNN(rng=seed)
-    fit(net, Adam(net.parameters(), lr=lr), x, y, epochs=epochs, batch_size=128, rng=seed, verbose=False)
+    opt = Adam(net.parameters(), lr=lr)
+    sched = CosineAnnealingLR(opt, epochs) if cosine else None
+    fit(net, opt, x, y, epochs=epochs, batch_size=128, rng=seed, verbose=False, scheduler=sched)
     return evaluate(net, xt, yt)
 
 
@@ -110,5 +112,5 @@ def test_mnist5k_accuracy(shared_data):
 
 @pytest.mark.slow
 def test_fashion_mnist_accuracy(shared_data):
-    acc = _train_and_score(shared_data / "fashion-mnist", epochs=3)
+    acc = _train_and_score(shared_data / "fashion-mnist", epochs=5, cosine=True)
     assert acc >= 0.84, f"GAMIN SNN Fashion-MNIST test accuracy {acc:.4f} < 0.84"
