@@ -35,6 +35,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np  # noqa: E402
+from _peers import snntorch_gamin_net  # noqa: E402
 from gpu_common import device_info, emit, gpu_timeit, machine, run_workers, sync_fn, table, write  # noqa: E402
 
 T, B, N_IN, HIDDEN, N_OUT = 25, 128, 784, 3000, 10
@@ -136,31 +137,9 @@ def run_refsnn_model(spikes, labels, state, repeat):
 
 
 def run_snntorch(spikes, labels, state, repeat):
-    import snntorch
     import torch
 
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            grad = snntorch.surrogate.fast_sigmoid(slope=40)
-            self.fc1, self.fc2 = torch.nn.Linear(N_IN, HIDDEN), torch.nn.Linear(HIDDEN, N_OUT)
-            self.lif1 = snntorch.Leaky(beta=0.7, spike_grad=grad)
-            self.lif2 = snntorch.Leaky(beta=0.7, spike_grad=grad)
-
-        def forward(self, s):
-            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
-            total = 0
-            for t in range(s.shape[0]):
-                spk1, mem1 = self.lif1(self.fc1(s[t]), mem1)
-                _, mem2 = self.lif2(self.fc2(spk1), mem2)
-                total = total + mem2
-            return total
-
-    net = Net()
-    # copy the four weights (snnTorch's Leaky also has buffers, so load_state_dict(strict) would fail)
-    with torch.no_grad():
-        for name, value in state.items():
-            net.get_parameter(name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    net = snntorch_gamin_net(state, n_in=N_IN, hidden=HIDDEN, n_out=N_OUT)
     net = net.cuda()
     opt = torch.optim.Adam(net.parameters(), lr=5e-4)
     s = torch.from_numpy(spikes.astype(np.float32)).cuda()

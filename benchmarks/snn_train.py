@@ -22,6 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np  # noqa: E402
+from _peers import snntorch_gamin_net  # noqa: E402
 from _util import machine, peak_rss_mb, table, threads, timeit, worker_env, write  # noqa: E402
 
 T, B, HIDDEN = 25, 128, 3000
@@ -70,33 +71,10 @@ def run_refsnn(spikes, y, state, repeat):
 
 
 def run_snntorch(spikes, y, state, repeat):
-    import snntorch
     import torch
 
     torch.set_num_threads(threads())
-
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            grad = snntorch.surrogate.fast_sigmoid(slope=40)
-            self.fc1, self.fc2 = torch.nn.Linear(784, HIDDEN), torch.nn.Linear(HIDDEN, 10)
-            self.lif1 = snntorch.Leaky(beta=0.7, spike_grad=grad)
-            self.lif2 = snntorch.Leaky(beta=0.7, spike_grad=grad)
-
-        def forward(self, s):
-            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
-            total = 0
-            for t in range(s.shape[0]):
-                spk1, mem1 = self.lif1(self.fc1(s[t]), mem1)
-                _, mem2 = self.lif2(self.fc2(spk1), mem2)
-                total = total + mem2
-            return total
-
-    net = Net()
-    # strict=False: snntorch.Leaky registers its own buffers (beta, threshold, ...) beside the weights
-    missing = net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()},
-                                  strict=False).missing_keys
-    assert all(k.startswith(("lif1.", "lif2.")) for k in missing), missing
+    net = snntorch_gamin_net(state, hidden=HIDDEN)
     opt = torch.optim.Adam(net.parameters(), lr=5e-4)
     s, yt = torch.from_numpy(spikes.astype(np.float32)), torch.from_numpy(y)
 
