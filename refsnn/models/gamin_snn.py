@@ -32,6 +32,7 @@ import numpy as np
 
 from refsnn.autograd import Tensor
 from refsnn.autograd.ops_spike import spike_linear
+from refsnn.backend import xp_of
 from refsnn.encoding import rate
 from refsnn.neurons import lif_delayed
 from refsnn.neurons.surrogate import FastSigmoid
@@ -78,7 +79,8 @@ class GaminSNN(Module):
 
     def forward_spikes(self, spikes) -> Tensor:
         """Logits for pre-encoded input spikes ``[T, B, 784]`` (binary, any integer/bool/float dtype)."""
-        spikes = np.asarray(spikes.data if isinstance(spikes, Tensor) else spikes)
+        # spikes live where the weights do (NumPy, or CuPy under the cupy backend)
+        spikes = xp_of(self.fc1.weight.data).asarray(spikes.data if isinstance(spikes, Tensor) else spikes)
         if spikes.ndim != 3 or spikes.shape[2] != 784:
             raise ValueError(f"GaminSNN.forward_spikes: expected [T, B, 784] spikes, got {spikes.shape}")
         return snn_logits(spikes, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias,
