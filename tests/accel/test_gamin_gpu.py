@@ -61,21 +61,11 @@ def problem(seed=0):
 def gamin_step(put, spikes, params, labels):
     """Loss, logits and parameter gradients of one step; ``put`` moves arrays to the backend."""
     Tensor = need("refsnn.autograd", "Tensor")
-    spike_linear = need("refsnn.autograd.ops_spike", "spike_linear")
-    lif_delayed = need("refsnn.neurons.lif_delayed", "lif_delayed")
-    FastSigmoid = need("refsnn.neurons.surrogate", "FastSigmoid")
-    linear = need("refsnn.nn.layers", "linear")
+    snn_logits = need("refsnn.models.gamin_snn", "snn_logits")
     cross_entropy = need("refsnn.autograd.ops_loss", "cross_entropy")
 
     p = {k: Tensor(put(v), requires_grad=True) for k, v in params.items()}
-    sg = FastSigmoid(k=40.0)
-    s0 = put(spikes).reshape(T * B, N_IN)
-    z1 = spike_linear(s0, p["fc1.weight"], p["fc1.bias"])
-    s1 = lif_delayed(z1.reshape(T, B, HIDDEN), beta=0.7, theta=1.0, reset="subtract", surrogate=sg)
-    z2 = linear(s1.reshape(T * B, HIDDEN), p["fc2.weight"], p["fc2.bias"]).reshape(T, B, 10)
-    _, u2 = lif_delayed(z2, beta=0.7, theta=1.0, reset="subtract", surrogate=sg,
-                        return_membrane=True)
-    logits = u2.sum(axis=0)
+    logits = snn_logits(put(spikes), p["fc1.weight"], p["fc1.bias"], p["fc2.weight"], p["fc2.bias"])
     loss = cross_entropy(logits, put(labels))
     loss.backward()
     return loss, logits, {k: v.grad for k, v in p.items()}
@@ -108,3 +98,37 @@ def test_gamin_model_forward_on_gpu(cupy_backend):
     want = host.forward_spikes(spikes).data
     got = dev.forward_spikes(cp.asarray(spikes)).data
     np.testing.assert_allclose(cp.asnumpy(got), want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
+
+
+@pytest.mark.slow
+def test_gamin_training_gives_the_same_accuracy_on_both_backends(cupy_backend):
+    """300 Adam steps from one seed on each backend: test accuracy within 0.5 pp (issue 5)."""
+    cp = cupy_backend
+    GaminSNN = need("refsnn.models.gamin_snn", "GaminSNN")
+    load_sample = need("refsnn.datasets", "load_sample")
+    from refsnn.autograd import cross_entropy, no_grad
+    from refsnn.nn import Adam
+
+    x, y = load_sample("train")
+    xt, yt = load_sample("test")
+
+    def train_and_score(put, get):
+        net = GaminSNN(hidden=500, rng=0, encode_seed=1)
+        for p in net.parameters():
+            p.data = put(p.data)
+        opt = Adam(net.parameters(), lr=5e-4)
+        order = np.random.default_rng(2)
+        for _ in range(300):
+            idx = order.choice(len(x), 64, replace=False)
+            loss = cross_entropy(net(put(x[idx])), put(y[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with no_grad():
+            logits = get(net(put(xt)).data)
+        return float((logits.argmax(1) == yt).mean())
+
+    acc_cpu = train_and_score(lambda a: a, np.asarray)
+    acc_gpu = train_and_score(cp.asarray, cp.asnumpy)
+    assert acc_cpu > 0.8, acc_cpu
+    assert abs(acc_gpu - acc_cpu) <= 0.005, (acc_cpu, acc_gpu)
