@@ -72,7 +72,7 @@ def fit(
             loss.backward()
             optimizer.step()
             total_loss += float(loss.item()) * len(yb)
-            correct += int((out_t.data.argmax(axis=1) == yb).sum())
+            correct += int((out_t.numpy().argmax(axis=1) == yb).sum())  # host labels, any backend
             seen += len(yb)
             if log_every and step % log_every == 0 and verbose:
                 print(f"  epoch {epoch} step {step}: loss {total_loss / seen:.4f}", file=out, flush=True)

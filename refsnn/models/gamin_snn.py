@@ -66,9 +66,13 @@ class GaminSNN(Module):
         seed = encode_seed if encode_seed is not None else int(rng.integers(2**63))
         self.encoder_rng = np.random.default_rng(seed)
 
+    def _on_weights_backend(self, a):
+        """``a`` (array or Tensor) as an array where the weights live (NumPy, or CuPy on the GPU)."""
+        return xp_of(self.fc1.weight.data).asarray(a.data if isinstance(a, Tensor) else a)
+
     def encode(self, x) -> np.ndarray:
         """Bernoulli rate coding of ``x`` ([B, 784] or [B, 1, 28, 28], in [0, 1]) → uint8 [T, B, 784]."""
-        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        data = self._on_weights_backend(x)
         if data.size == 0 or data.reshape(len(data), -1).shape[1] != 784:
             raise ValueError(f"GaminSNN: expected inputs of 784 pixels per sample, got shape {data.shape}")
         return rate(data.reshape(len(data), 784), self.num_steps, self.encoder_rng, dtype=np.uint8)
@@ -79,8 +83,7 @@ class GaminSNN(Module):
 
     def forward_spikes(self, spikes) -> Tensor:
         """Logits for pre-encoded input spikes ``[T, B, 784]`` (binary, any integer/bool/float dtype)."""
-        # spikes live where the weights do (NumPy, or CuPy under the cupy backend)
-        spikes = xp_of(self.fc1.weight.data).asarray(spikes.data if isinstance(spikes, Tensor) else spikes)
+        spikes = self._on_weights_backend(spikes)
         if spikes.ndim != 3 or spikes.shape[2] != 784:
             raise ValueError(f"GaminSNN.forward_spikes: expected [T, B, 784] spikes, got {spikes.shape}")
         return snn_logits(spikes, self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias,
