@@ -7,6 +7,8 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -80,3 +82,37 @@ def table(rows: list[dict], columns: list[str]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
     return "\n".join(lines)
+
+
+def run_workers(script: str, names, extra_args, timeout_s: int = 1800, env=None) -> dict:
+    """Run ``script --worker NAME extra_args`` for each name; ``{name: json or {"error": ...}}``.
+
+    ``env``: the workers' environment — a dict, or a function of the worker's name (None: inherit).
+    """
+    results = {}
+    for name in names:
+        cmd = [sys.executable, script, "--worker", name, *extra_args]
+        print(f"-- running {name} ...", flush=True)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                                  env=env(name) if callable(env) else env)
+        except subprocess.TimeoutExpired:
+            results[name] = {"error": f"timed out after {timeout_s} s"}
+            continue
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            tail = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+            message = tail[-1].strip() if tail else f"exit code {proc.returncode}"
+            results[name] = {"error": message, "traceback_tail": tail[-8:]}
+            print(f"   {name} failed: {message[:300]}", file=sys.stderr)
+            continue
+        try:
+            results[name] = json.loads(lines[-1])
+        except json.JSONDecodeError:
+            results[name] = {"error": f"unparsable worker output: {lines[-1][:200]}"}
+    return results
+
+
+def emit(result: dict) -> None:
+    """Print a worker's result as the last line of stdout (what :func:`run_workers` reads)."""
+    print(json.dumps(result))

@@ -12,15 +12,13 @@ a device synchronisation (``cupy.cuda.Device().synchronize()`` or
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import machine, table, write  # noqa: E402,F401  (re-exported for the gpu_* scripts)
+from _util import emit, machine, run_workers, table, write  # noqa: E402,F401  (re-exported for the gpu_* scripts)
 
 H200_PEAK_TBPS = 4.8  # HBM3e, NVIDIA's data sheet figure for the H200 SXM
 
@@ -90,31 +88,3 @@ def copy_bandwidth_cupy(n_bytes: int = 1 << 31) -> float | None:
         return None
 
 
-def run_workers(script: str, names, extra_args, timeout_s: int = 1800) -> dict:
-    """Run ``script --worker NAME extra_args`` for each name; ``{name: json or {"error": ...}}``."""
-    results = {}
-    for name in names:
-        cmd = [sys.executable, script, "--worker", name, *extra_args]
-        print(f"-- running {name} ...", flush=True)
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            results[name] = {"error": f"timed out after {timeout_s} s"}
-            continue
-        lines = proc.stdout.strip().splitlines()
-        if proc.returncode != 0 or not lines:
-            tail = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
-            message = tail[-1].strip() if tail else f"exit code {proc.returncode}"
-            results[name] = {"error": message, "traceback_tail": tail[-8:]}
-            print(f"   {name} failed: {message[:300]}", file=sys.stderr)
-            continue
-        try:
-            results[name] = json.loads(lines[-1])
-        except json.JSONDecodeError:
-            results[name] = {"error": f"unparsable worker output: {lines[-1][:200]}"}
-    return results
-
-
-def emit(result: dict) -> None:
-    """Print a worker's result as the last line of stdout (what :func:`run_workers` reads)."""
-    print(json.dumps(result))

@@ -16,14 +16,22 @@ element, 2.9 GB at this shape.  Achieved GB/s = 22·T·B·N / time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np  # noqa: E402
-from _util import machine, peak_rss_mb, table, threads, timeit, worker_env, write  # noqa: E402
+from _util import (  # noqa: E402
+    emit,
+    machine,
+    peak_rss_mb,
+    run_workers,
+    table,
+    threads,
+    timeit,
+    worker_env,
+    write,
+)
 
 BYTES_PER_ELEMENT = 22
 
@@ -131,25 +139,18 @@ def main(argv=None):
     if args.worker:
         out = WORKERS[args.worker](args.T, args.B, args.N, args.repeat)
         out["peak_rss_mb"] = peak_rss_mb()
-        print(json.dumps(out))
+        emit(out)
         return None
     env = worker_env(args.default_malloc)
     elems = args.T * args.B * args.N
-    bound_s = None
-    rows, res = [], {}
-    for name in WORKERS:
-        if name == "snntorch" and not args.snntorch:
-            continue
-        cmd = [sys.executable, __file__, "--worker", name, "--repeat", str(args.repeat),
-               "--T", str(args.T), "--B", str(args.B), "--N", str(args.N)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-            continue
-        r = res[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-        rows.append({"framework": name, "seconds": r["median_s"],
-                     "GB/s": BYTES_PER_ELEMENT * elems / r["median_s"] / 1e9,
-                     "peak_rss_mb": r["peak_rss_mb"]})
+    names = [n for n in WORKERS if n != "snntorch" or args.snntorch]
+    extra = ["--repeat", str(args.repeat), "--T", str(args.T), "--B", str(args.B), "--N", str(args.N)]
+    results = run_workers(__file__, names, extra, env=env)
+    res = {k: v for k, v in results.items() if "error" not in v}
+    errors = {k: v["error"] for k, v in results.items() if "error" in v}
+    rows = [{"framework": name, "seconds": r["median_s"],
+             "GB/s": BYTES_PER_ELEMENT * elems / r["median_s"] / 1e9, "peak_rss_mb": r["peak_rss_mb"]}
+            for name, r in res.items()]
     copy_bw = measure_copy_bandwidth()
     bound_s = BYTES_PER_ELEMENT * elems / copy_bw
     ratios = {}
@@ -162,7 +163,7 @@ def main(argv=None):
     result = {"benchmark": f"LIF layer T={args.T} B={args.B} N={args.N} fwd+bwd",
               "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
               "bytes_per_element": BYTES_PER_ELEMENT, "copy_bandwidth_GBps": copy_bw / 1e9,
-              "bandwidth_bound_s": bound_s, "results": res, "ratios": ratios,
+              "bandwidth_bound_s": bound_s, "results": res, "errors": errors, "ratios": ratios,
               "targets": {"speedup_vs_spikingjelly": ">= 4", "over_bound": "<= 2"}}
     path = write("lif_layer", result)
     print(table(rows, ["framework", "seconds", "GB/s", "peak_rss_mb"]))

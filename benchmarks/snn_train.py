@@ -15,15 +15,23 @@ Writes benchmarks/results/snn_train.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import numpy as np  # noqa: E402
 from _peers import snntorch_gamin_net  # noqa: E402
-from _util import machine, peak_rss_mb, table, threads, timeit, worker_env, write  # noqa: E402
+from _util import (  # noqa: E402
+    emit,
+    machine,
+    peak_rss_mb,
+    run_workers,
+    table,
+    threads,
+    timeit,
+    worker_env,
+    write,
+)
 
 T, B, HIDDEN = 25, 128, 3000
 
@@ -106,7 +114,7 @@ def worker(name, data, repeat):
     out = WORKERS[name](spikes, y, state, repeat)
     out["peak_rss_mb"] = peak_rss_mb()
     out["input_density"] = float(spikes.mean())
-    print(json.dumps(out))
+    emit(out)
 
 
 def main(argv=None):
@@ -122,17 +130,13 @@ def main(argv=None):
     if args.worker:
         return worker(args.worker, args.data, args.repeat)
     env = worker_env(args.default_malloc, blas_threads=args.blas_threads)
-    res = {}
-    for name in WORKERS:
-        cmd = [sys.executable, __file__, "--worker", name, "--repeat", str(args.repeat)]
-        cmd += ["--data", args.data] if args.data else []
-        # the dense-GEMM bound is BLAS itself: give it every thread
-        run_env = dict(env, OPENBLAS_NUM_THREADS=str(threads())) if name == "gemm" else env
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env)
-        if proc.returncode != 0:
-            print(f"{name} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-            continue
-        res[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    extra = ["--repeat", str(args.repeat)] + (["--data", args.data] if args.data else [])
+    # the dense-GEMM bound is BLAS itself: give it every thread
+    gemm_env = dict(env, OPENBLAS_NUM_THREADS=str(threads()))
+    results = run_workers(__file__, list(WORKERS), extra,
+                          env=lambda name: gemm_env if name == "gemm" else env)
+    res = {k: v for k, v in results.items() if "error" not in v}
+    errors = {k: v["error"] for k, v in results.items() if "error" in v}
     rows = []
     for name in ("refsnn", "snntorch"):
         if name in res:
@@ -150,7 +154,7 @@ def main(argv=None):
     result = {"benchmark": f"GAMIN SNN 784-{HIDDEN}-10, T={T}, batch {B}",
               "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
               "openblas_threads": env.get("OPENBLAS_NUM_THREADS"),
-              "results": res, "speedup_vs_snntorch": speedup,
+              "results": res, "errors": errors, "speedup_vs_snntorch": speedup,
               "targets": {"train": ">= 1.5", "infer": ">= 2"}}
     path = write("snn_train", result)
     print(table(rows, ["framework", "train_ms", "infer_ms", "peak_rss_mb"]))
