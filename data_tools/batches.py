@@ -3,7 +3,7 @@
 ``rng`` arguments accept a ``numpy.random.Generator`` (used as is, so its
 state advances and successive epochs differ) or an integer seed (a fresh
 ``default_rng(seed)``). There is no hidden global RNG: where a function needs
-randomness and gets ``rng=None`` it raises instead of guessing.
+randomness and gets ``rng=None`` it raises ``TypeError`` instead of guessing.
 
 >>> import numpy as np
 >>> x, y = np.arange(10.0), np.arange(10) % 2
@@ -28,14 +28,30 @@ __all__ = [
 
 
 def as_generator(rng, where: str) -> np.random.Generator:
-    """``Generator`` -> itself; int seed -> ``default_rng(seed)``; anything else is an error."""
+    """``rng`` as a Generator: a Generator passes through, an int seeds ``default_rng(seed)``.
+
+    The one place refsnn and data_tools turn an ``rng`` argument into a
+    Generator.  Anything else is a ``TypeError`` naming ``where``; ``None`` too,
+    because nothing here draws from hidden global random state.
+
+    >>> int(as_generator(3, "demo").integers(10)) == int(np.random.default_rng(3).integers(10))
+    True
+    >>> as_generator(None, "demo")
+    Traceback (most recent call last):
+    ...
+    TypeError: demo: needs rng, a numpy.random.Generator or an int seed; got None (no global random state)
+    """
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
     if rng is None:
-        raise ValueError(f"{where}: needs rng (an int seed or numpy.random.Generator), got None")
-    raise TypeError(f"{where}: rng must be an int seed or numpy.random.Generator, got {type(rng)}")
+        raise TypeError(
+            f"{where}: needs rng, a numpy.random.Generator or an int seed; got None (no global random state)"
+        )
+    raise TypeError(
+        f"{where}: rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}"
+    )
 
 
 def _check_pair(x, y, where: str) -> int:

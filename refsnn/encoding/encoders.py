@@ -43,20 +43,12 @@ import math
 
 import numpy as np
 
+from data_tools.batches import as_generator
 from refsnn.autograd import Tensor
 from refsnn.backend import xp_of
 
 METHODS = ("rate", "bernoulli", "signed_poisson", "poisson", "direct", "latency")
 LATENCY_METHODS = ("linear", "log")
-
-
-def _generator(rng, where: str) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{where}: rng must be a numpy.random.Generator or an int seed, "
-                    f"got {type(rng).__name__} (no global random state is used)")
 
 
 def _steps(T, where: str) -> int:
@@ -85,7 +77,7 @@ def _values(x, where: str):
 
 
 def _uniforms(rng, shape, xp, where: str):
-    u = _generator(rng, where).random(shape)
+    u = as_generator(rng, where).random(shape)
     return u if xp is np else xp.asarray(u)
 
 

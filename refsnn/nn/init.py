@@ -42,23 +42,9 @@ import math
 
 import numpy as np
 
+from data_tools.batches import as_generator  # the one rng -> Generator rule (re-exported here)
 from refsnn.autograd import Tensor
 from refsnn.backend import xp_of
-
-
-def as_generator(rng, where: str) -> np.random.Generator:
-    """``rng`` as a Generator: a Generator passes through, an int seeds a new one.
-
-    ``None`` is refused (no hidden entropy): every draw in refsnn is seeded.
-    """
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"{where}: rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__} "
-        f"(refsnn draws nothing from global random state)"
-    )
 
 
 def _array(tensor, where: str):

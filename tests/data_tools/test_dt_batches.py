@@ -55,7 +55,7 @@ def test_no_shuffle_and_drop_last():
 
 def test_batch_iterator_errors():
     x, y = _data(6)
-    with pytest.raises(ValueError, match="needs rng"):
+    with pytest.raises(TypeError, match="needs rng"):
         next(batch_iterator(x, y, 2))
     with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         next(batch_iterator(x, y, 0, rng=0))
@@ -119,5 +119,5 @@ def test_stratified_subset():
     np.testing.assert_array_equal(xs, xs2)
     with pytest.raises(ValueError, match="class 2 has 4 samples, fewer than per_class=5"):
         stratified_subset(x, labels, 5, rng=0)
-    with pytest.raises(ValueError, match="needs rng"):
+    with pytest.raises(TypeError, match="needs rng"):
         stratified_subset(x, labels, 2, rng=None)

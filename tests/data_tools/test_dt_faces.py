@@ -65,7 +65,7 @@ def test_shuffled_split_is_seeded_partition(tmp_path):
         np.testing.assert_array_equal(np.sum(matches, axis=0), [1, 1, 1, 1])
     different = [load_att_faces(tmp_path, rng=s, **kw)[0][0] for s in range(6)]
     assert any(not np.array_equal(d, x) for d in different)
-    with pytest.raises(ValueError, match="needs rng"):
+    with pytest.raises(TypeError, match="needs rng"):
         load_att_faces(tmp_path, **kw)
 
 
