@@ -51,14 +51,14 @@ def _load(name: str) -> None:
             f"known: {', '.join(KNOWN_BACKENDS)}; installed here: {', '.join(installed_backends())}"
         )
     if name == "cupy":
+        accel = importlib.import_module("accel")
         try:
-            accel_cupy = importlib.import_module("accel.cupy")
-            accel_cupy.register()
+            accel.register("cupy")
         except Exception as exc:  # ImportError, CUDA driver errors, ...
+            hint = "" if accel.CUPY_EXTRA_HINT in str(exc) else f" To use it, {accel.CUPY_EXTRA_HINT}."
             raise BackendError(
                 f"backend 'cupy' is not available: {exc}. "
-                f"Installed here: {', '.join(installed_backends())}. "
-                "Install the extra with `pip install -e .[cupy]` on a machine with a CUDA GPU."
+                f"Installed here: {', '.join(installed_backends())}.{hint}"
             ) from exc
 
 

@@ -111,8 +111,9 @@ def test_backend_switch_to_cupy_without_gpu_is_a_clear_error():
         pytest.skip("a GPU is present")
     import refsnn.backend as rb
 
-    with pytest.raises(BackendError, match=r"cupy.*not available.*Installed here: numpy"):
+    with pytest.raises(BackendError, match=r"cupy.*not available.*Installed here: numpy") as info:
         rb.set_backend("cupy")
+    assert str(info.value).count("pip install -e .[cupy]") == 1  # the install hint, said once
     assert rb.active_backend() == "numpy"
 
 
