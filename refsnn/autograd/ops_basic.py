@@ -147,7 +147,7 @@ class Cast(Function):
         return a.astype(dtype)
 
     def backward(self, g):
-        return g.astype(self.src), None
+        return (g.astype(self.src),)  # dtype is an option, not an input: one gradient
 
 
 def add(a, b):

@@ -133,6 +133,11 @@ class Tensor:
             grads = fn.backward(*grad_outputs)
             if not isinstance(grads, tuple):
                 grads = (grads,)
+            if len(grads) != len(fn.parents):
+                raise RuntimeError(
+                    f"{type(fn).__name__}.backward returned {len(grads)} gradients "
+                    f"for {len(fn.parents)} positional inputs"
+                )
             for parent, g, need in zip(fn.parents, grads, fn.needs_input_grad):
                 if not need or g is None:
                     continue

@@ -168,6 +168,21 @@ def test_backward_with_wrong_gradient_shape_is_caught():
         _WrongShape.apply(x).sum().backward()
 
 
+class _ExtraGradient(Function):
+    def forward(self, x, scale):
+        self.scale = scale
+        return x * scale
+
+    def backward(self, g):
+        return g * self.scale, None, None  # one too many: forward has two positional inputs
+
+
+def test_backward_with_wrong_gradient_count_is_caught():
+    x = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="_ExtraGradient.backward returned 3 gradients for 2 positional"):
+        _ExtraGradient.apply(x, 2.0).sum().backward()
+
+
 def test_unbroadcast():
     g = np.arange(24.0).reshape(2, 3, 4)
     np.testing.assert_allclose(unbroadcast(g, (3, 1)), g.sum(axis=(0, 2))[:, None])
