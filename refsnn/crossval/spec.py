@@ -10,9 +10,11 @@ Network (identical in every framework)::
 
 ``C`` is a fixed random cotangent (standard normal) and ``λ = count_weight``;
 the spike-count term sends gradient through the surrogate of every spike, the
-membrane term through every membrane.  Recorded gradients: ``∂loss/∂x`` and
-``∂loss/∂`` every parameter (``0.weight 0.bias 2.weight 2.bias``, plus
-``1.w 3.w`` for PLIF), under PyTorch ``Sequential`` names.
+membrane term through every membrane.  Recorded quantities (the keys of a
+run): ``spk1 mem1`` [T,B,n1], ``spk2 mem2`` [T,B,n2], ``out``, ``loss``,
+``grad.input`` = ``∂loss/∂x`` [T,B,n0], and ``grad.<name>`` = ``∂loss/∂`` every
+parameter (``0.weight 0.bias 2.weight 2.bias``, plus ``1.w 3.w`` for PLIF),
+under PyTorch ``Sequential`` names.
 
 Neurons (``neuron``) and the framework that runs them:
 
@@ -196,13 +198,3 @@ def make_data(config: CrossvalConfig) -> tuple[np.ndarray, np.ndarray]:
     cot = rng.standard_normal((config.T, config.batch, n2)).astype(config.np_dtype)
     return x, cot
 
-
-QUANTITIES_DOC = {
-    "spk1": "hidden-layer spikes S1 [T,B,n1]",
-    "spk2": "output-layer spikes S2 [T,B,n2]",
-    "mem1": "hidden-layer membrane [T,B,n1]",
-    "mem2": "output-layer membrane [T,B,n2]",
-    "out": "summed output membrane Σ_t U2 [B,n2]",
-    "loss": "scalar loss",
-    "grad.input": "∂loss/∂x [T,B,n0]",
-}
