@@ -15,12 +15,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np  # noqa: E402
-from _util import machine, peak_rss_mb, table, threads, timeit, write  # noqa: E402
+import numpy as np
+from _util import machine, peak_rss_mb, table, threads, timeit, write
 
-from refsnn.autograd import Tensor, cross_entropy  # noqa: E402
-from refsnn.models import gamin_ann  # noqa: E402
-from refsnn.nn import Adam  # noqa: E402
+from refsnn.autograd import Tensor, cross_entropy
+from refsnn.models import gamin_ann
+from refsnn.nn import Adam
 
 
 def refsnn_step(model, opt, x, y):

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _util import emit, machine, run_workers, table, write  # noqa: E402,F401  (re-exported for the gpu_* scripts)
+from _util import emit, machine, run_workers, table, write  # noqa: F401  (re-exported for the gpu_* scripts)
 
 H200_PEAK_TBPS = 4.8  # HBM3e, NVIDIA's data sheet figure for the H200 SXM
 

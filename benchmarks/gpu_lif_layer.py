@@ -36,8 +36,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np  # noqa: E402
-from gpu_common import (  # noqa: E402
+import numpy as np
+from gpu_common import (
     H200_PEAK_TBPS,
     copy_bandwidth_cupy,
     device_info,

@@ -34,9 +34,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np  # noqa: E402
-from _peers import snntorch_gamin_net  # noqa: E402
-from gpu_common import device_info, emit, gpu_timeit, machine, run_workers, sync_fn, table, write  # noqa: E402
+import numpy as np
+from _peers import snntorch_gamin_net
+from gpu_common import device_info, emit, gpu_timeit, machine, run_workers, sync_fn, table, write
 
 T, B, N_IN, HIDDEN, N_OUT = 25, 128, 784, 3000, 10
 DENSITY = 0.174

@@ -19,9 +19,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np  # noqa: E402
-from _peers import snntorch_gamin_net  # noqa: E402
-from _util import (  # noqa: E402
+import numpy as np
+from _peers import snntorch_gamin_net
+from _util import (
     emit,
     machine,
     peak_rss_mb,

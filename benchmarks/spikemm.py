@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np  # noqa: E402
-from _util import machine, table, timeit, write  # noqa: E402
+import numpy as np
+from _util import machine, table, timeit, write
 
 DATA = Path(os.environ.get("REFSNN_DATA", "/work/shared/data")) / "mnist-5k"
 T, B, K, N = 25, 128, 784, 3000

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "accel"))
-from test_golden_parity import GOLDEN, golden_cases, load_meta, run_case  # noqa: E402
+from test_golden_parity import GOLDEN, golden_cases, load_meta, run_case
 
-from refsnn import backend  # noqa: E402
+from refsnn import backend
 
 
 class ReferenceDevice:

@@ -7,14 +7,14 @@ points (``add``, ``matmul``, ``conv2d``, ...).
 
 from refsnn.autograd.function import Function, check_finite, unbroadcast
 from refsnn.autograd.grad_mode import enable_grad, is_enabled, no_grad
-from refsnn.autograd.ops_basic import add, div, matmul, mul, neg, pow, sub  # noqa: E402
-from refsnn.autograd.ops_conv import (  # noqa: E402
+from refsnn.autograd.ops_basic import add, div, matmul, mul, neg, pow, sub
+from refsnn.autograd.ops_conv import (
     avg_pool2d,
     conv2d,
     max_pool2d,
     upsample_nearest,
 )
-from refsnn.autograd.ops_elementwise import (  # noqa: E402
+from refsnn.autograd.ops_elementwise import (
     clip,
     exp,
     log,
@@ -26,9 +26,9 @@ from refsnn.autograd.ops_elementwise import (  # noqa: E402
     tanh,
     where,
 )
-from refsnn.autograd.ops_loss import cross_entropy, dropout, log_softmax, mse_loss  # noqa: E402
-from refsnn.autograd.ops_norm import batch_norm  # noqa: E402
-from refsnn.autograd.ops_shape import concat, getitem, permute, reshape, stack, transpose  # noqa: E402
+from refsnn.autograd.ops_loss import cross_entropy, dropout, log_softmax, mse_loss
+from refsnn.autograd.ops_norm import batch_norm
+from refsnn.autograd.ops_shape import concat, getitem, permute, reshape, stack, transpose
 from refsnn.autograd.tensor import Tensor
 
 __all__ = [

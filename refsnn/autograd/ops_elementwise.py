@@ -194,7 +194,7 @@ def where(cond, a, b):
     return Where.apply(cond, a, b)
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy
+def sum(x, axis=None, keepdims=False):
     return Sum.apply(x, axis, keepdims)
 
 
@@ -202,5 +202,5 @@ def mean(x, axis=None, keepdims=False):
     return Mean.apply(x, axis, keepdims)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
+def max(x, axis=None, keepdims=False):
     return Max.apply(x, axis, keepdims)
