@@ -1,4 +1,4 @@
-"""Shared fixtures: the path of ../shared/data and a seeded Generator."""
+"""Shared fixtures (the path of ../shared/data, a seeded Generator) and the doctest scope."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _pytest.doctest import DoctestModule
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("REFSNN_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -23,3 +24,11 @@ def shared_data():
     if not (SHARED_DATA / "mnist-5k").is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collect_file(file_path, parent):
+    """``--doctest-modules`` (pyproject addopts) is for the packages' docstrings; under tests/
+    a file is collected as tests only (test files and conftests are not imported twice)."""
+    collectors = yield
+    return [c for c in collectors if not isinstance(c, DoctestModule)]
