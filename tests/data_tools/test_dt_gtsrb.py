@@ -61,17 +61,42 @@ def test_training_layout_roi_crop_exact(tmp_path):
         load_gtsrb(tmp_path, size=None, crop_roi=False)
 
 
-def test_resize_default_32_and_constant_colour(tmp_path):
+def _ramp_image(w, h):
+    """R = 20·x, G = 15·y, B = 77: a bilinear resize of a linear ramp is the ramp, sampled."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([20 * x, 15 * y, np.full_like(x, 77)], axis=-1).astype(np.uint8)
+
+
+def _bilinear_ramp(n_in, n_out, offset, slope):
+    """Expected ramp after resizing n_in -> n_out pixels (upsampling), derived by hand.
+
+    Output pixel j's centre maps to input coordinate ``c = (j + ½)·n_in/n_out − ½``;
+    linear interpolation of ``slope·(offset + x)`` there is ``slope·(offset + c)``, with
+    ``c`` held at the edge pixels outside ``[0, n_in − 1]``.  Nearest neighbour would
+    give ``slope·(offset + ⌊c + ½⌋)`` instead — up to ``slope·n_in/(2·n_out)`` away.
+    """
+    c = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
+    return slope * (offset + np.clip(c, 0, n_in - 1))
+
+
+def test_resize_is_bilinear_on_a_ramp(tmp_path):
     folder = tmp_path / "00001"
     folder.mkdir()
-    Image.new("RGB", (40, 30), (10, 200, 30)).save(folder / "c.ppm")
-    (folder / "GT-00001.csv").write_text(f"{HEADER}\nc.ppm;40;30;5;5;34;24;1\n")
+    Image.fromarray(_ramp_image(12, 14), mode="RGB").save(folder / "c.ppm")
+    # ROI x 2..9, y 2..11 (inclusive): an 8-wide, 10-high crop, upsampled to 32x32
+    (folder / "GT-00001.csv").write_text(f"{HEADER}\nc.ppm;12;14;2;2;9;11;1\n")
     x, y = load_gtsrb(tmp_path, normalize=False)
-    assert x.shape == (1, 3, 32, 32)
-    np.testing.assert_array_equal(x[0, :, 7, 11], [10, 200, 30])
-    assert np.all(x[0, 1] == 200)
-    x2, _ = load_gtsrb(tmp_path, size=(16, 20), crop_roi=False)
+    assert x.shape == (1, 3, 32, 32) and y.tolist() == [1]
+    want_r = np.broadcast_to(_bilinear_ramp(8, 32, 2, 20), (32, 32))
+    want_g = np.broadcast_to(_bilinear_ramp(10, 32, 2, 15)[:, None], (32, 32))
+    np.testing.assert_allclose(x[0, 0], want_r, atol=1)  # Pillow's fixed-point rounding: ±1
+    np.testing.assert_allclose(x[0, 1], want_g, atol=1)
+    assert np.all(x[0, 2] == 77)
+    x2, _ = load_gtsrb(tmp_path, size=(16, 20), crop_roi=False, normalize=False)  # whole 12x14 image
     assert x2.shape == (1, 3, 16, 20)
+    np.testing.assert_allclose(x2[0, 0], np.broadcast_to(_bilinear_ramp(12, 20, 0, 20), (16, 20)), atol=1)
+    np.testing.assert_allclose(x2[0, 1], np.broadcast_to(_bilinear_ramp(14, 16, 0, 15)[:, None], (16, 20)),
+                               atol=1)
 
 
 def test_test_layout(tmp_path):
