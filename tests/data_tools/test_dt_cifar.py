@@ -204,8 +204,27 @@ def test_find_class_allow_list(module, name):
     assert unpickler.find_class("numpy", "ndarray") is np.ndarray
 
 
-def test_unsafe_error_is_unpickling_error():
-    assert issubclass(UnsafePickleError, pickle.UnpicklingError)
+class _OpenPayload:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))  # unpickling creates the file
+
+
+def test_refusal_is_an_unpickling_error_callers_can_catch(tmp_path):
+    """Code that guards a load with ``except pickle.UnpicklingError`` catches the refusal, from
+    safe_load_pickle and read_cifar_pickle alike, and it is not re-labelled a broken pickle."""
+    marker = tmp_path / "opened"
+    raw = pickle.dumps({b"data": _OpenPayload(str(marker)), b"labels": [0]})
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(raw)
+    refused = r"refusing to load global (builtins|io)\.open"
+    for load in (lambda: safe_load_pickle(raw), lambda: read_cifar_pickle(path)):
+        with pytest.raises(pickle.UnpicklingError, match=refused) as info:
+            load()
+        assert type(info.value) is UnsafePickleError
+        assert not marker.exists()
 
 
 def test_pickle_content_errors(tmp_path):
