@@ -184,8 +184,11 @@ def test_golden_case(device, path, case):
 
 
 def test_golden_files_are_well_formed():
-    for f in sorted(GOLDEN.glob("*.npz")) if GOLDEN.is_dir() else []:
-        load_meta(f)  # raises naming the file and case
+    assert GOLDEN.is_dir(), f"golden directory {GOLDEN} is missing (tests/golden/make_golden.py writes it)"
+    files = sorted(GOLDEN.glob("*.npz"))
+    assert files, f"no golden .npz files in {GOLDEN}"
+    for f in files:
+        assert load_meta(f)["cases"], f"{f.name}: __meta__ lists no cases"  # load_meta raises if malformed
 
 
 # ------------------------------------------ the runner itself, on a file written here
