@@ -25,19 +25,39 @@ from refsnn.nn import (
 from refsnn.testing import gradcheck
 
 
+def _hw(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
 def conv_reference(x, w, b, stride, padding):
-    """Direct-loop cross-correlation, written independently of the library."""
+    """Direct-loop cross-correlation, written independently of the library (int or (h, w) pairs)."""
+    (sh, sw), (ph, pw) = _hw(stride), _hw(padding)
     n, c, h, wd = x.shape
     o, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    ho = (h + 2 * padding - kh) // stride + 1
-    wo = (wd + 2 * padding - kw) // stride + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ho = (h + 2 * ph - kh) // sh + 1
+    wo = (wd + 2 * pw - kw) // sw + 1
     out = np.zeros((n, o, ho, wo))
     for i in range(ho):
         for j in range(wo):
-            patch = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            patch = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
             out[:, :, i, j] = np.einsum("nchw,ochw->no", patch, w)
     return out + b[None, :, None, None]
+
+
+def conv_reference_grads(x, w, g, stride, padding):
+    """``(dx, dw)`` of ``Σ out·g`` by the same loop run backwards: each output pixel (i, j) adds
+    ``g[:, :, i, j]·w`` to the padded input window it read, and ``g·window`` to ``w``."""
+    (sh, sw), (ph, pw) = _hw(stride), _hw(padding)
+    kh, kw = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(g.shape[2]):
+        for j in range(g.shape[3]):
+            window = (slice(None), slice(None), slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw))
+            dxp[window] += np.einsum("no,ochw->nchw", g[:, :, i, j], w)
+            dw += np.einsum("no,nchw->ochw", g[:, :, i, j], xp[window])
+    return dxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]], dw
 
 
 def test_linear_matches_numpy(rng):
@@ -66,6 +86,28 @@ def test_conv2d_matches_direct_loop(rng):
         x = rng.standard_normal((2, 3, 7, 6))
         expected = conv_reference(x, conv.weight.data, conv.bias.data, stride, padding)
         np.testing.assert_allclose(conv(x).data, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel,stride,padding", [
+    ((3, 2), (2, 1), (2, 0)),   # height padded, width not
+    ((2, 3), (1, 2), (0, 1)),   # width padded, height not
+    ((3, 3), (1, 1), (1, 2)),   # both, unequal
+])
+def test_conv2d_asymmetric_padding_and_stride_forward_and_grads(rng, kernel, stride, padding):
+    """(h, w) pairs must reach the right axis: output, input gradient and weight gradient all
+    against the direct loop, on a non-square input (a height/width swap changes every one)."""
+    conv = Conv2d(2, 3, kernel, stride=stride, padding=padding, rng=rng, dtype=np.float64)
+    x = Tensor(rng.standard_normal((2, 2, 7, 5)), requires_grad=True)
+    expected = conv_reference(x.data, conv.weight.data, conv.bias.data, stride, padding)
+    out = conv(x)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(expected.shape)
+    (out * Tensor(g)).sum().backward()
+    dx, dw = conv_reference_grads(x.data, conv.weight.data, g, stride, padding)
+    np.testing.assert_allclose(x.grad, dx, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(conv.weight.grad, dw, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(conv.bias.grad, g.sum(axis=(0, 2, 3)), rtol=1e-10, atol=1e-12)
 
 
 def test_rank_and_feature_errors_name_layer_and_shape():
