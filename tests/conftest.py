@@ -26,9 +26,9 @@ def shared_data():
     return SHARED_DATA
 
 
-@pytest.hookimpl(wrapper=True)
+@pytest.hookimpl(hookwrapper=True)  # old-style wrapper: works on every pytest >= 7
 def pytest_collect_file(file_path, parent):
     """``--doctest-modules`` (pyproject addopts) is for the packages' docstrings; under tests/
     a file is collected as tests only (test files and conftests are not imported twice)."""
-    collectors = yield
-    return [c for c in collectors if not isinstance(c, DoctestModule)]
+    outcome = yield
+    outcome.force_result([c for c in outcome.get_result() if not isinstance(c, DoctestModule)])
