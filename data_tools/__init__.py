@@ -11,6 +11,7 @@ imports refsnn, so data flows one way (``data_tools`` -> ``refsnn``).
 - :mod:`data_tools.gtsrb`: GTSRB, PPM + CSV annotations.
 - :mod:`data_tools.batches`: seeded mini-batches, splits, stratified subsets, normalization.
 - :mod:`data_tools.cache`: atomic HDF5 cache of preprocessed arrays.
+- :mod:`data_tools.errors`: :class:`DataFormatError`, the one error type of every loader.
 """
 
 from data_tools.batches import (
@@ -31,12 +32,14 @@ from data_tools.cifar import (
     read_cifar_pickle,
     safe_load_pickle,
 )
+from data_tools.errors import DataFormatError
 from data_tools.faces import load_att_faces, read_pgm
 from data_tools.gtsrb import load_gtsrb, read_gtsrb_csv
 from data_tools.idx import IDXFormatError, parse_idx, read_idx, write_idx
 from data_tools.mnist import load_fashion_mnist, load_mnist, mnist_files
 
 __all__ = [
+    "DataFormatError",
     "IDXFormatError", "parse_idx", "read_idx", "write_idx",
     "load_mnist", "load_fashion_mnist", "mnist_files",
     "load_att_faces", "read_pgm",

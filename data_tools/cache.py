@@ -45,10 +45,12 @@ from pathlib import Path
 
 import numpy as np
 
+from data_tools.errors import DataFormatError
+
 __all__ = ["CacheError", "cached", "fingerprint"]
 
 
-class CacheError(ValueError):
+class CacheError(DataFormatError):
     """A cache file or entry is unreadable or fails its content check."""
 
 

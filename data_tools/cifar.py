@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from data_tools.errors import DataFormatError
+
 __all__ = [
     "UnsafePickleError",
     "RestrictedUnpickler",
@@ -47,7 +49,7 @@ CIFAR_SHAPE = (3, 32, 32)
 PIXELS = 3 * 32 * 32
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(pickle.UnpicklingError, DataFormatError):
     """A pickle asked for a global outside the allow-list of plain data and ndarrays."""
 
 

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from data_tools.errors import DataFormatError
+
 __all__ = ["IDXFormatError", "read_idx", "parse_idx", "write_idx", "GZIP_MAGIC", "IDX_DTYPES"]
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -51,7 +53,7 @@ IDX_DTYPES: dict[int, np.dtype] = {
 _CODE_OF_KIND = {(np.dtype(d).kind, np.dtype(d).itemsize): c for c, d in IDX_DTYPES.items()}
 
 
-class IDXFormatError(ValueError):
+class IDXFormatError(DataFormatError):
     """An IDX file is corrupt, truncated, compressed badly or of the wrong kind."""
 
 
