@@ -1,4 +1,4 @@
-"""Shared fixtures: the path of ../shared/data and a seeded Generator."""
+"""Shared fixtures: the path of ../shared/data, a seeded Generator, and the ``fakedev`` test backend."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("REFSNN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+HOW_TO_GET_DATA = (
+    "set REFSNN_SHARED_DATA to a directory holding mnist-5k/ and fashion-mnist/ (IDX files), "
+    "or place that data at ../shared/data beside the checkout"
+)
 
 
 @pytest.fixture
@@ -19,7 +23,27 @@ def rng():
 
 @pytest.fixture
 def shared_data():
-    """Directory with mnist-5k/ and fashion-mnist/; skips when it is absent."""
+    """Directory with mnist-5k/ and fashion-mnist/; skips (saying how to get it) when absent."""
     if not (SHARED_DATA / "mnist-5k").is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        pytest.skip(f"shared data not found at {SHARED_DATA}: {HOW_TO_GET_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def fakedev():
+    """The ``fakedev`` stand-in GPU backend (``tests/fakedev.py``), registered and made the default.
+
+    Yields the ``fakedev`` module; afterwards the backend is unregistered and
+    the default backend is ``numpy`` again.
+    """
+    import fakedev as fd
+
+    from refsnn import backend
+
+    backend.register_backend(fd.BACKEND)
+    backend.set_backend(fd.NAME)
+    try:
+        yield fd
+    finally:
+        backend.unregister_backend(fd.NAME)
+        backend.set_backend("numpy")
