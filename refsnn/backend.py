@@ -78,10 +78,9 @@ def _load_cupy() -> None:
     try:
         importlib.import_module("accel.cupy").register()
     except Exception as exc:  # ImportError, CUDA driver errors, ...
-        raise BackendError(
-            f"backend 'cupy' is not available: {exc}. Installed here: {', '.join(installed_backends())}. "
-            f"To use it, {CUPY_HINT}."
-        ) from exc
+        hint = "" if ".[cupy]" in str(exc) else f" To use it, {CUPY_HINT}."
+        raise BackendError(f"backend 'cupy' is not available: {exc}. "
+                           f"Installed here: {', '.join(installed_backends())}.{hint}") from exc
 
 
 def _cupy():
@@ -142,15 +141,18 @@ def _get(name: str, where: str) -> Backend:
             f"installed here: {', '.join(installed_backends())}"
         )
     if name not in _LOADED:
-        b.load()
+        try:
+            b.load()
+        except BackendError as exc:
+            raise BackendError(f"{where}: {exc}") from exc.__cause__
         _LOADED.add(name)
     return b
 
 
-def set_backend(name: str) -> None:
+def set_backend(name: str, *, _where: str = "set_backend") -> None:
     """Make ``name`` the default backend (loading it); raises :class:`BackendError`."""
     global _ACTIVE
-    _get(name, "set_backend")
+    _get(name, _where)
     _ACTIVE = name
 
 
@@ -158,10 +160,7 @@ def active_backend() -> str:
     """The default backend's name, read from ``REFSNN_BACKEND`` on first use."""
     if _ACTIVE is None:
         name = os.environ.get("REFSNN_BACKEND", "").strip().lower() or "numpy"
-        try:
-            set_backend(name)
-        except BackendError as exc:
-            raise BackendError(f"REFSNN_BACKEND={name}: {exc}") from exc.__cause__
+        set_backend(name, _where=f"REFSNN_BACKEND={name}")
     return _ACTIVE
 
 

@@ -34,16 +34,17 @@ def fakedev():
     """The ``fakedev`` stand-in GPU backend (``tests/fakedev.py``), registered and made the default.
 
     Yields the ``fakedev`` module; afterwards the backend is unregistered and
-    the default backend is ``numpy`` again.
+    the default backend is what it was before.
     """
     import fakedev as fd
 
     from refsnn import backend
 
+    before = backend._ACTIVE  # None: not chosen yet (REFSNN_BACKEND is read on first use)
     backend.register_backend(fd.BACKEND)
     backend.set_backend(fd.NAME)
     try:
         yield fd
     finally:
         backend.unregister_backend(fd.NAME)
-        backend.set_backend("numpy")
+        backend._ACTIVE = before

@@ -213,12 +213,16 @@ def test_import_refsnn_with_cupy_asked_still_does_not_import_cupy():
 
 
 @pytest.mark.gpu
-def test_quickstart_on_a_real_gpu(tmp_path):
+def test_quickstart_on_a_real_gpu_matches_numpy(tmp_path):
     if "cupy" not in backend.installed_backends():
         pytest.skip("no CUDA GPU / CuPy")
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py"), "--epochs", "2",
-                           "--out", str(tmp_path)], env=_example_env("cupy"), capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["backend"] == "cupy" and summary["test_accuracy"] > 0.85
+    results = {}
+    for name in ("numpy", "cupy"):
+        proc = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py"), "--epochs", "3",
+                               "--out", str(tmp_path / name)], env=_example_env(name), capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        results[name] = json.loads((tmp_path / name / "summary.json").read_text())
+    assert results["cupy"]["backend"] == "cupy"
+    # float32 sums differ in order on the GPU, so the accuracies agree closely, not bit for bit
+    assert abs(results["cupy"]["test_accuracy"] - results["numpy"]["test_accuracy"]) <= 0.02
