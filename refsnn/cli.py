@@ -44,7 +44,7 @@ def cmd_info(args) -> int:
     extras = {name: importlib.util.find_spec(name) is not None
               for name in ("torch", "snntorch", "spikingjelly", "torchattacks", "cupy")}
     info = {"refsnn": refsnn.__version__, "backend": backend.active_backend(),
-            "backends_installed": backend.installed_backends(),
+            "backends_known": backend.known_backends(), "backends_installed": backend.installed_backends(),
             "kernels": backend.registered_kernels("numpy"), "optional": extras}
     print(json.dumps(info, indent=2))
     return 0

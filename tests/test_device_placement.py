@@ -20,10 +20,23 @@ import numpy as np
 import pytest
 
 from refsnn import backend, cli
-from refsnn.autograd import Tensor
+from refsnn.autograd import Tensor, cross_entropy
 from refsnn.io import load_checkpoint
 from refsnn.models import GaminSNN, mlp
-from refsnn.nn import SGD, Adam, BatchNorm2d, Conv2d, Linear, Sequential
+from refsnn.nn import (
+    SGD,
+    Adam,
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+    Upsample,
+)
 from refsnn.train import fit, predict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +121,26 @@ def test_host_batch_into_a_device_model_names_both_backends(fakedev):
     net = mlp([4, 3, 2], rng=0).to("fakedev")
     with pytest.raises(backend.BackendError, match="two backends in one op: numpy and fakedev"):
         net(Tensor(np.ones((2, 4), np.float32)))
+
+
+def _conv_net():
+    return Sequential(Conv2d(1, 4, 3, padding=1, rng=0), BatchNorm2d(4), ReLU(), MaxPool2d(2), Upsample(2),
+                      AvgPool2d(2), Dropout(0.5, rng=0), Flatten(), Linear(4 * 4 * 4, 3, rng=0))
+
+
+def test_layers_forward_backward_on_fakedev_equal_numpy(fakedev):
+    x = np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32)
+    y = np.array([0, 2])
+    runs = []
+    for where in ("numpy", "fakedev"):
+        net = _conv_net().to(where)
+        loss = cross_entropy(net(Tensor(backend.to_backend(x, where))), backend.to_backend(y, where))
+        loss.backward()
+        assert net.backend == where
+        runs.append([backend.to_host(loss.data)] + [backend.to_host(p.grad) for p in net.parameters()]
+                    + [backend.to_host(b) for b in net.buffers()])
+    for a, b in zip(*runs):
+        assert _is_host(a) and np.array_equal(a, b)
 
 
 # ---------------------------------------------------------- fit, models, CLI, examples
