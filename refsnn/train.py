@@ -31,7 +31,7 @@ import numpy as np
 
 from data_tools.batches import batch_iterator
 from refsnn.autograd import Tensor, cross_entropy, no_grad
-from refsnn.backend import to_backend, to_host
+from refsnn.backend import active_backend, to_backend, to_host
 
 
 def model_backend(model) -> str:
@@ -73,6 +73,12 @@ def fit(
     rng = np.random.default_rng(rng)
     out = sys.stdout if out is None else out  # looked up per call, so redirection works
     history, device = [], model_backend(model)
+    if verbose:
+        note = ""
+        if device != active_backend():
+            note = f" (the default backend is {active_backend()}: model.to({active_backend()!r}) moves it)"
+        print(f"fit: {len(x)} samples, {epochs} epochs of batch {batch_size} on backend {device}{note}",
+              file=out, flush=True)
     for epoch in range(1, epochs + 1):
         model.train()
         start, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0

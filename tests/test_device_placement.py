@@ -174,6 +174,15 @@ def test_fit_on_fakedev_equals_fit_on_numpy(fakedev, model):
         assert np.array_equal(a, b), k
 
 
+def test_fit_says_where_it_trains(fakedev, capsys):
+    x, y = np.ones((8, 4), np.float32), np.zeros(8, np.int64)
+    for net, expect in ((mlp([4, 2], rng=0).to("fakedev"), "on backend fakedev\n"),
+                        (mlp([4, 2], rng=0), "on backend numpy (the default backend is fakedev: "
+                                             "model.to('fakedev') moves it)")):
+        fit(net, SGD(net.parameters(), lr=0.1), x, y, epochs=1, batch_size=4, rng=0)
+        assert expect in capsys.readouterr().out
+
+
 def test_cli_train_on_fakedev_writes_a_host_checkpoint(fakedev, tmp_path, capsys):
     ckpt = tmp_path / "ann.h5"
     assert cli.main(["train", "--epochs", "1", "--hidden", "32", "--out", str(ckpt)]) == 0
