@@ -5,6 +5,10 @@ backend in :mod:`accel.cupy` registers CUDA kernels under the same names and
 signatures; ``refsnn.backend`` loads it when ``REFSNN_BACKEND=cupy`` (or
 ``refsnn.backend.set_backend("cupy")``) is asked for.
 
+Models and data move with ``Module.to(backend)`` and
+``refsnn.backend.to_backend`` / ``to_host``, which work for every backend;
+:func:`to_device` / :func:`to_host` here are the CuPy-only movers underneath.
+
 Importing ``accel`` (or ``refsnn``) never imports CuPy: only :func:`available`
 (inside a ``try``), :func:`to_device` / :func:`to_host` and
 ``accel.cupy.register()`` do, and only when called.

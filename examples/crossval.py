@@ -10,6 +10,7 @@ gradients (input and parameters).  Writes everything to
     pip install -e .[crossval]
     python examples/crossval.py                    # 14 configs, float32 and float64, ~20 s
     python examples/crossval.py --T 25 --sizes 64 48 10 --verbose
+    REFSNN_BACKEND=cupy python examples/crossval.py   # refsnn's side on a GPU (torch stays on the CPU)
 
 Semantic differences between the frameworks, and how refsnn maps them, are
 documented in ``refsnn.crossval`` (``python -c "import refsnn.crossval as c; help(c)"``).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from refsnn.backend import BackendError, active_backend
 from refsnn.crossval import CrossvalConfig, compare, report, summarize, write_json
 
 
@@ -52,6 +54,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     try:
+        device = active_backend()  # REFSNN_BACKEND: refsnn's nets and inputs go there
+    except BackendError as exc:
+        print(f"crossval: {exc}", file=sys.stderr)
+        return 2
+    try:
         results = [compare(c.framework, c, transfer=args.transfer)
                    for c in configs(args.T, tuple(args.sizes), args.seed)]
     except ImportError as exc:
@@ -59,7 +66,7 @@ def main(argv=None) -> int:
         return 2
     print(report(results, verbose=args.verbose))
     v = results[0]["versions"]
-    print(f"\nrefsnn {v['refsnn']}  torch {v['torch']}  snntorch {v['snntorch']}  "
+    print(f"\nrefsnn {v['refsnn']} (backend {device})  torch {v['torch']}  snntorch {v['snntorch']}  "
           f"spikingjelly {v['spikingjelly']}")
     worst = [summarize(r) for r in results]
     for r, s in zip(results, worst):

@@ -6,6 +6,11 @@ to --out (default ./results/quickstart).
 
     python examples/quickstart.py                 # shipped sample, ~30 s on 2 cores
     python examples/quickstart.py --data ../shared/data/mnist-5k --epochs 10
+    REFSNN_BACKEND=cupy python examples/quickstart.py   # the same on a GPU (pip install -e .[cupy])
+
+The model goes to the default backend (``REFSNN_BACKEND``) with ``Module.to``;
+``fit`` and ``evaluate`` move each batch there; results are written from host
+arrays.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import refsnn
+from refsnn.backend import BackendError, active_backend
 from refsnn.datasets import load_idx_dataset, load_sample
 from refsnn.io import save_module
 from refsnn.models import gamin_ann
@@ -36,6 +42,7 @@ def main(argv=None) -> dict:
     p.add_argument("--out", default="results/quickstart")
     args = p.parse_args(argv)
 
+    device = active_backend()  # REFSNN_BACKEND: unknown or unavailable -> a clear error, before any work
     if args.data:
         x_train, y_train = load_idx_dataset(args.data, "train")
         x_test, y_test = load_idx_dataset(args.data, "test")
@@ -44,10 +51,10 @@ def main(argv=None) -> dict:
         (x_train, y_train), (x_test, y_test) = load_sample("train"), load_sample("test")
         source = "shipped MNIST sample"
     print(f"refsnn {refsnn.__version__}: ANN 784-{args.hidden}-10 on {source} "
-          f"({len(x_train)} train / {len(x_test)} test), seed {args.seed}")
+          f"({len(x_train)} train / {len(x_test)} test), seed {args.seed}, backend {device}")
 
     rng = np.random.default_rng(args.seed)
-    model = gamin_ann(rng=rng, hidden=args.hidden)
+    model = gamin_ann(rng=rng, hidden=args.hidden).to(device)
     start = time.perf_counter()
     history = fit(model, Adam(model.parameters(), lr=args.lr), x_train, y_train,
                   epochs=args.epochs, batch_size=args.batch_size, rng=rng)
@@ -60,11 +67,14 @@ def main(argv=None) -> dict:
     save_module(out / "ann.h5", model, config={"model": "gamin_ann", "hidden": args.hidden},
                 seed=args.seed, step=args.epochs)
     summary = {"test_accuracy": acc, "seconds": seconds, "history": history, "data": source,
-               "seed": args.seed, "epochs": args.epochs}
+               "seed": args.seed, "epochs": args.epochs, "backend": device}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"wrote {out / 'ann.h5'} and {out / 'summary.json'}")
     return summary
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BackendError as exc:  # REFSNN_BACKEND unknown or not installed: the message says what to do
+        raise SystemExit(f"quickstart: {exc}") from None

@@ -5,7 +5,9 @@
     refsnn train --model snn --data ../shared/data/mnist-5k --epochs 3 --out results/snn.h5
     refsnn evaluate --checkpoint results/ann.h5 [--data DIR]
 
-Without ``--data`` the shipped MNIST sample is used.  Checkpoints are HDF5
+Without ``--data`` the shipped MNIST sample is used.  Models run on the default
+backend (``REFSNN_BACKEND=numpy|cupy``); an unknown or unavailable one is an
+error (exit status 2) naming what is installed.  Checkpoints are HDF5
 (``refsnn.io``); the model kind and its config are stored in their attributes.
 """
 
@@ -42,7 +44,7 @@ def cmd_info(args) -> int:
     extras = {name: importlib.util.find_spec(name) is not None
               for name in ("torch", "snntorch", "spikingjelly", "torchattacks", "cupy")}
     info = {"refsnn": refsnn.__version__, "backend": backend.active_backend(),
-            "backends_installed": backend.installed_backends(),
+            "backends_known": backend.known_backends(), "backends_installed": backend.installed_backends(),
             "kernels": backend.registered_kernels("numpy"), "optional": extras}
     print(json.dumps(info, indent=2))
     return 0
@@ -55,7 +57,7 @@ def cmd_train(args) -> int:
 
     x, y = _load(args.data, "train")
     xt, yt = _load(args.data, "test")
-    model = _build(args.model, args.seed, args.hidden)
+    model = _build(args.model, args.seed, args.hidden).to(backend.active_backend())
     fit(model, Adam(model.parameters(), lr=args.lr), x, y, epochs=args.epochs,
         batch_size=args.batch_size, rng=args.seed)
     acc = evaluate(model, xt, yt)
@@ -76,7 +78,7 @@ def cmd_evaluate(args) -> int:
     kind = config.get("model")
     if kind not in MODELS:
         raise SystemExit(f"{args.checkpoint}: config names model {kind!r}; expected one of {MODELS}")
-    model = _build(kind, 0, int(config.get("hidden", 3000)))
+    model = _build(kind, 0, int(config.get("hidden", 3000))).to(backend.active_backend())
     model.load_state_dict(ckpt.state)
     xt, yt = _load(args.data, "test")
     print(f"test accuracy: {100 * evaluate(model, xt, yt):.2f}%")
@@ -105,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate}[args.command]
-    return handler(args)
+    try:
+        return handler(args)
+    except backend.BackendError as exc:
+        print(f"refsnn: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ optimizer, printing one progress line per epoch (and optionally every
 shuffling comes from an explicit Generator, so the same seed gives the same
 bits.
 
+Device placement: the data stay on the host; each batch (inputs and labels)
+is moved to the model's backend (``Module.backend``, set by ``model.to``) by
+``refsnn.backend.to_backend``, and everything returned (history, predictions)
+is host data.
+
 >>> import numpy as np
 >>> from refsnn.models import mlp
 >>> from refsnn.nn import Adam
@@ -26,6 +31,12 @@ import numpy as np
 
 from data_tools.batches import batch_iterator
 from refsnn.autograd import Tensor, cross_entropy, no_grad
+from refsnn.backend import active_backend, to_backend, to_host
+
+
+def model_backend(model) -> str:
+    """Where ``model``'s parameters live (``Module.backend``); ``"numpy"`` for a plain callable."""
+    return getattr(model, "backend", "numpy")
 
 
 def _check_xy(x, y, where: str):
@@ -61,18 +72,24 @@ def fit(
         raise TypeError("fit: pass rng (an int seed or numpy Generator) for the batch order")
     rng = np.random.default_rng(rng)
     out = sys.stdout if out is None else out  # looked up per call, so redirection works
-    history = []
+    history, device = [], model_backend(model)
+    if verbose:
+        note = ""
+        if device != active_backend():
+            note = f" (the default backend is {active_backend()}: model.to({active_backend()!r}) moves it)"
+        print(f"fit: {len(x)} samples, {epochs} epochs of batch {batch_size} on backend {device}{note}",
+              file=out, flush=True)
     for epoch in range(1, epochs + 1):
         model.train()
         start, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
         for step, (xb, yb) in enumerate(batch_iterator(x, y, batch_size, rng=rng), 1):
-            out_t = model(Tensor(xb))
-            loss = loss_fn(out_t, yb)
+            out_t = model(Tensor(to_backend(xb, device)))
+            loss = loss_fn(out_t, to_backend(yb, device))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             total_loss += float(loss.item()) * len(yb)
-            correct += int((out_t.numpy().argmax(axis=1) == yb).sum())  # host labels, any backend
+            correct += int((to_host(out_t.data).argmax(axis=1) == yb).sum())  # counted on the host
             seen += len(yb)
             if log_every and step % log_every == 0 and verbose:
                 print(f"  epoch {epoch} step {step}: loss {total_loss / seen:.4f}", file=out, flush=True)
@@ -92,12 +109,12 @@ def fit(
 
 
 def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Model outputs for ``x`` in evaluation mode, batched, without a graph."""
+    """Model outputs for ``x`` in evaluation mode, batched, without a graph, as a host array."""
     model.eval()
-    outs = []
+    outs, device = [], model_backend(model)
     with no_grad():
         for i in range(0, len(x), batch_size):
-            outs.append(model(Tensor(x[i:i + batch_size])).numpy())
+            outs.append(to_host(model(Tensor(to_backend(x[i:i + batch_size], device))).data))
     return np.concatenate(outs)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from refsnn.autograd import grad_mode
+from refsnn.backend import xp_of
 
 
 class Function:
@@ -49,6 +50,7 @@ class Function:
 
         fn = cls()
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        xp_of(*arrays)  # inputs on two backends: a BackendError naming both, before any op runs
         fn.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
         track = grad_mode.is_enabled() and any(fn.needs_input_grad)
         out = fn.forward(*arrays, **options)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from refsnn.autograd import Tensor
+from refsnn.backend import active_backend, backend_of, to_backend, to_host
 from refsnn.crossval.spec import CrossvalConfig
 from refsnn.neurons.lif_delayed import LIFDelayed
 from refsnn.neurons.lif_sj import LIFNodeSJ
@@ -124,7 +125,7 @@ def _neuron_run(layer, x, config: CrossvalConfig, path: str):
 
 
 def _loss(mem, spikes, cot, count_weight: float):
-    loss = (mem * Tensor(cot)).sum()
+    loss = (mem * Tensor(to_backend(cot, backend_of(mem.data)))).sum()
     for s in spikes:
         loss = loss + s.sum() * count_weight
     return loss
@@ -132,25 +133,26 @@ def _loss(mem, spikes, cot, count_weight: float):
 
 def run_refsnn(net: Sequential, x: np.ndarray, cot: np.ndarray, config: CrossvalConfig,
                path: str = "fused") -> dict[str, np.ndarray]:
-    """Run ``net`` on ``x [T, B, n0]``, backpropagate the spec loss; same keys as the torch runs."""
-    fc1, lif1, fc2, lif2 = list(net)
-    x_t = Tensor(np.ascontiguousarray(x, dtype=config.np_dtype), requires_grad=True)
+    """Run ``net`` on ``x [T, B, n0]``, backpropagate the spec loss; same keys as the torch runs.
+
+    Runs on the default backend (``REFSNN_BACKEND``); the results are host arrays.
+    """
+    fc1, lif1, fc2, lif2 = list(net.to(active_backend()))
+    x_t = Tensor(to_backend(np.ascontiguousarray(x, dtype=config.np_dtype)), requires_grad=True)
     spk1, mem1 = _neuron_run(lif1, fc1(x_t), config, path)
     spk2, mem2 = _neuron_run(lif2, fc2(spk1), config, path)
     loss = _loss(mem2, (spk1, spk2), cot, config.count_weight)
     net.zero_grad()
     loss.backward()
     out = {
-        "spk1": spk1.data.copy(), "spk2": spk2.data.copy(),
-        "mem1": mem1.data.copy(), "mem2": mem2.data.copy(),
-        "out": mem2.data.sum(axis=0), "loss": np.asarray(loss.data, dtype=config.np_dtype),
-        "grad.input": x_t.grad.copy(),
+        "spk1": spk1.data, "spk2": spk2.data, "mem1": mem1.data, "mem2": mem2.data,
+        "out": mem2.data.sum(axis=0), "loss": loss.data.astype(config.np_dtype), "grad.input": x_t.grad,
     }
     for name, p in net.named_parameters():
         if p.grad is None:
             raise RuntimeError(f"run_refsnn: parameter {name} received no gradient")
-        out[f"grad.{name}"] = np.asarray(p.grad).copy()
-    return out
+        out[f"grad.{name}"] = p.grad
+    return {k: np.array(to_host(v), copy=True) for k, v in out.items()}
 
 
 def run_neuron_refsnn(config: CrossvalConfig, currents: np.ndarray, cot: np.ndarray, state: dict,
@@ -158,12 +160,13 @@ def run_neuron_refsnn(config: CrossvalConfig, currents: np.ndarray, cot: np.ndar
     """One refsnn neuron layer over ``currents``; ``state`` is the framework layer's state (PLIF ``w``)."""
     layer = refsnn_neuron(config)
     layer.load_state_dict(split_state(config, state, prefixes=("",)), strict=True)
-    x_t = Tensor(np.ascontiguousarray(currents, dtype=config.np_dtype), requires_grad=True)
+    layer.to(active_backend())
+    x_t = Tensor(to_backend(np.ascontiguousarray(currents, dtype=config.np_dtype)), requires_grad=True)
     spk, mem = _neuron_run(layer, x_t, config, path)
     loss = _loss(mem, (spk,), cot, config.count_weight)
     loss.backward()
-    out = {"spk": spk.data.copy(), "mem": mem.data.copy(),
-           "loss": np.asarray(loss.data, dtype=config.np_dtype), "grad.input": x_t.grad.copy()}
+    out = {"spk": spk.data, "mem": mem.data, "loss": loss.data.astype(config.np_dtype),
+           "grad.input": x_t.grad}
     if config.neuron == "plif":
-        out["grad.w"] = np.asarray(layer.w.grad).copy()
-    return out
+        out["grad.w"] = layer.w.grad
+    return {k: np.array(to_host(v), copy=True) for k, v in out.items()}

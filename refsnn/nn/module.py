@@ -17,6 +17,10 @@ Names follow PyTorch, so a PyTorch ``state_dict`` maps one to one::
     >>> net.state_dict()["2.weight"].shape
     (3, 8)
 
+``to(backend)`` moves every parameter and buffer to an array backend
+(``"numpy"``, ``"cupy"``; see :mod:`refsnn.backend`) in place, keeping the
+parameter objects, so optimizers built before or after stay valid (their
+state follows with ``Optimizer.to``, or is created on the new backend).
 ``state_dict()`` returns host NumPy copies of every parameter and buffer;
 ``load_state_dict(state)`` checks the whole dictionary first (missing and
 unexpected keys, shapes, finiteness) and only then copies the values in place,
@@ -32,7 +36,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from refsnn.autograd import Tensor
-from refsnn.backend import xp_of
+from refsnn.backend import backend_of, to_backend, to_host, xp_of
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -49,12 +53,11 @@ class Parameter(Tensor):
 
 
 def _host(array) -> np.ndarray:
-    """A host (NumPy) copy of ``array`` (NumPy, CuPy or a CPU torch tensor)."""
+    """A host (NumPy) copy of ``array`` (NumPy, any refsnn backend's array, or a CPU torch tensor)."""
     if hasattr(array, "detach") and hasattr(array, "cpu"):  # a torch tensor
         array = array.detach().cpu().numpy()
-    if hasattr(array, "get") and not isinstance(array, np.ndarray):  # a CuPy array
-        return array.get()
-    return np.array(array, copy=True)
+    host = to_host(array)
+    return np.array(host, copy=host is array)
 
 
 class Module:
@@ -247,6 +250,38 @@ class Module:
             if "dtype" in m.__dict__:
                 object.__setattr__(m, "dtype", dtype)
         return self
+
+    def to(self, backend: str) -> Module:
+        """Move every parameter, gradient and buffer to ``backend`` in place; returns self.
+
+        Parameter Tensors keep their identity (only ``.data`` and ``.grad``
+        change), so ``model.to("cupy")`` before or after building an optimizer
+        both work (move existing optimizer state with ``optimizer.to``).
+        Unknown or unavailable backends raise ``refsnn.backend.BackendError``.
+
+        >>> from refsnn.nn import Linear
+        >>> Linear(2, 3, rng=0).to("numpy").weight.shape
+        (3, 2)
+        """
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None:
+                    p.data = to_backend(p.data, backend)
+                    p.grad = to_backend(p.grad, backend)
+            for name, b in list(m._buffers.items()):
+                if b is not None:
+                    m.register_buffer(name, to_backend(b, backend))
+        return self
+
+    @property
+    def backend(self) -> str:
+        """The backend of the parameters and buffers (``"numpy"`` when there are none).
+
+        Parameters on two backends are a ``BackendError`` naming both.
+        """
+        arrays = [p.data for p in self.parameters()] + [b for b in self.buffers()]
+        xp_of(*arrays)
+        return backend_of(arrays[0]) if arrays else "numpy"
 
     # -------------------------------------------------------------- state dict
     def state_dict(self) -> OrderedDict:

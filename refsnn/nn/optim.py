@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from refsnn.autograd import Tensor
-from refsnn.backend import xp_of
+from refsnn.backend import BackendError, backend_of, to_backend, to_host, xp_of
 
 PARALLEL_MIN = 1 << 18  # elements; smaller parameters are updated in the calling thread
 _POOL: list = [None, 0]  # (executor, workers), created on first use, dropped in forked children
@@ -62,6 +62,15 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: _POOL.__setitem__(slice(None), [None, 0]))
+
+
+def _same_backend(where: str, i: int, param, grad, state: dict) -> None:
+    """Parameter ``i``, its gradient and its optimizer state on one backend, or a clear error."""
+    arrays = {"parameter": param, "grad": grad, **{k: v for k, v in state.items() if hasattr(v, "shape")}}
+    names = {k: backend_of(v) for k, v in arrays.items()}
+    if len(set(names.values())) > 1:
+        raise BackendError(f"{where}.step: parameter {i} mixes backends ({names}); move the model with "
+                           f"Module.to before building the optimizer, or move its state with {where}.to")
 
 
 def _check(condition: bool, where: str, message: str) -> None:
@@ -123,7 +132,18 @@ class Optimizer:
             if p.grad.shape != p.data.shape:
                 raise ValueError(f"{type(self).__name__}.step: parameter {i} has shape {p.data.shape} "
                                  f"but its grad has shape {p.grad.shape}")
+            if type(p.data) is not np.ndarray or self.state[i]:  # device parameters: one backend
+                _same_backend(type(self).__name__, i, p.data, p.grad, self.state[i])
             self._update(i, p.data, p.grad)
+
+    def to(self, backend: str):
+        """Move the per-parameter state to ``backend`` (after ``model.to`` moved the parameters)."""
+        for st in self.state:
+            for name, value in st.items():
+                if hasattr(value, "shape"):
+                    st[name] = to_backend(value, backend)
+        self._scratch = [[None, None] for _ in self.params]
+        return self
 
     def _update(self, i: int, p, g) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -161,8 +181,7 @@ class Optimizer:
         out = {name: np.asarray(getattr(self, name)) for name in self.hyper}
         for i, st in enumerate(self.state):
             for name, value in st.items():
-                arr = value.get() if hasattr(value, "get") and not isinstance(value, np.ndarray) else value
-                out[f"{i}.{name}"] = np.array(arr, copy=True)
+                out[f"{i}.{name}"] = np.array(to_host(value), copy=True)
         return out
 
     def load_state_dict(self, state) -> None:
