@@ -56,6 +56,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from refsnn import blas, memory
 from refsnn.backend import register_kernel
 
 TILE_N = 512
@@ -107,10 +108,9 @@ def _csr(S):
 
 
 @njit(parallel=True, cache=True)
-def _transpose_u8(S):
-    """``S.T`` as a new C-contiguous uint8 array, copied in 64×64 blocks (cache friendly)."""
+def _transpose_into(S, T):
+    """``T[:] = S.T`` (C-contiguous ``T [K, M]``), copied in 64×64 blocks (cache friendly)."""
     M, K = S.shape
-    T = np.empty((K, M), np.uint8)
     for b in prange((K + 63) // 64):
         k0 = b * 64
         k1 = min(K, k0 + 64)
@@ -118,7 +118,6 @@ def _transpose_u8(S):
             for k in range(k0, k1):
                 for m in range(m0, min(M, m0 + 64)):
                     T[k, m] = S[m, k]
-    return T
 
 
 @njit(parallel=True, cache=True)
@@ -192,12 +191,22 @@ def _check(where: str, S, A, a_name: str, rows: int):
     return np.ascontiguousarray(S), np.ascontiguousarray(A)
 
 
+def transpose(A):
+    """``A.T`` as a C-contiguous array (2-D NumPy; a parallel blocked copy into the workspace)."""
+    out = memory.empty(A.shape[::-1], A.dtype)
+    if out.size:
+        blas.engage()
+        _transpose_into(A, out)
+    return out
+
+
 def spike_matmul(S, Wt):
     """``Z [M, N] = S [M, K] @ Wt [K, N]`` for binary ``S`` (see module docstring)."""
     S, Wt = _check("spike_matmul", S, Wt, "Wt", 1)
     M, N = S.shape[0], Wt.shape[1]
-    Z = np.empty((M, N), Wt.dtype)
+    Z = memory.empty((M, N), Wt.dtype)
     if Z.size:
+        blas.engage()
         ptr, idx = _csr(S)
         _gather_rows_sum(ptr, idx, Wt, Z, *_tiling(M, Wt.shape[0], N, Wt.itemsize))
     return Z
@@ -207,9 +216,10 @@ def spike_matmul_t(S, G):
     """``dWt [K, N] = S [M, K]ᵀ @ G [M, N]`` for binary ``S`` (see module docstring)."""
     S, G = _check("spike_matmul_t", S, G, "G", 0)
     K, N = S.shape[1], G.shape[1]
-    D = np.empty((K, N), G.dtype)
+    D = memory.empty((K, N), G.dtype)
     if D.size:
-        ptr, idx = _csr(_transpose_u8(S))
+        blas.engage()
+        ptr, idx = _csr(transpose(S))
         _gather_rows_sum(ptr, idx, G, D, *_tiling(K, G.shape[0], N, G.itemsize))
     return D
 
