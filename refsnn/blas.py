@@ -22,8 +22,10 @@ and stay asleep.  What a user can do about it:
 * :func:`threads` — a ``with`` block with another BLAS thread count, restored
   on exit (e.g. a big dense GEMM of your own between SNN steps).
 
-:func:`engage` is what a Numba-parallel kernel wrapper calls: a no-op after
-its first call, or while the limit is off.  ``state()`` says what was done.
+:func:`engage` is what a Numba-parallel kernel wrapper calls after its kernel
+ran (a kernel's first run may load more BLAS libraries, e.g. SciPy's): a no-op
+after its first call, or while the limit is off.  Only BLAS libraries loaded
+at that moment are limited.  ``state()`` says what was done.
 
 >>> import refsnn.blas as blas
 >>> with blas.threads(1):

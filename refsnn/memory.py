@@ -121,6 +121,7 @@ def clear() -> None:
     """Forget every pooled array (arrays still in use stay valid; they are just not reused)."""
     with _lock:
         _pool.clear()
+        _stats.update(hits=0, misses=0, unpooled=0)
 
 
 def stats() -> dict:

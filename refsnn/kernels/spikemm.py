@@ -195,8 +195,8 @@ def transpose(A):
     """``A.T`` as a C-contiguous array (2-D NumPy; a parallel blocked copy into the workspace)."""
     out = memory.empty(A.shape[::-1], A.dtype)
     if out.size:
-        blas.engage()
         _transpose_into(A, out)
+        blas.engage()
     return out
 
 
@@ -206,9 +206,9 @@ def spike_matmul(S, Wt):
     M, N = S.shape[0], Wt.shape[1]
     Z = memory.empty((M, N), Wt.dtype)
     if Z.size:
-        blas.engage()
         ptr, idx = _csr(S)
         _gather_rows_sum(ptr, idx, Wt, Z, *_tiling(M, Wt.shape[0], N, Wt.itemsize))
+        blas.engage()
     return Z
 
 
@@ -218,9 +218,9 @@ def spike_matmul_t(S, G):
     K, N = S.shape[1], G.shape[1]
     D = memory.empty((K, N), G.dtype)
     if D.size:
-        blas.engage()
         ptr, idx = _csr(transpose(S))
         _gather_rows_sum(ptr, idx, G, D, *_tiling(K, G.shape[0], N, G.itemsize))
+        blas.engage()
     return D
 
 
