@@ -12,6 +12,7 @@ so the work is ``nnz(S)·N`` additions instead of ``2·M·K·N`` flops.
 Kernels (``numpy`` backend; the CuPy backend mirrors names and signatures)::
 
     spike_matmul(S, Wt) -> Z        S uint8/bool [M, K], Wt float32/64 [K, N] -> Z [M, N]
+                                    (NumPy: optional bias [N], added last)
     spike_matmul_t(S, G) -> dWt     S uint8/bool [M, K], G  float32/64 [M, N] -> dWt [K, N]
 
 Any nonzero byte of ``S`` counts as a 1 (binary input is the caller's
@@ -121,8 +122,12 @@ def _transpose_into(S, T):
 
 
 @njit(parallel=True, cache=True)
-def _gather_rows_sum(ptr, idx, A, out, tn, rc, rb):
-    """``out[r] = Σ_{p in ptr[r]..ptr[r+1]} A[idx[p]]`` (idx ascending within each row)."""
+def _gather_rows_sum(ptr, idx, A, bias, out, tn, rc, rb):
+    """``out[r] = Σ_{p in ptr[r]..ptr[r+1]} A[idx[p]] (+ bias)`` (idx ascending within each row).
+
+    ``bias`` [N] is added last, to each finished block while it is in cache (the same
+    float operation as ``out += bias`` afterwards); an empty ``bias`` adds nothing.
+    """
     R = out.shape[0]
     NA, N = A.shape
     ntile = (N + tn - 1) // tn
@@ -159,6 +164,12 @@ def _gather_rows_sum(ptr, idx, A, out, tn, rc, rb):
                         o[n] += a[n]
                     p += 1
                 cur[r - r0] = p
+        if bias.shape[0] > 0:
+            bt = bias[n0:n1]
+            for r in range(r0, r1):
+                o = out[r, n0:n1]
+                for n in range(L):
+                    o[n] += bt[n]
 
 
 def _tiling(R: int, NA: int, N: int, itemsize: int) -> tuple[int, int, int]:
@@ -200,14 +211,23 @@ def transpose(A):
     return out
 
 
-def spike_matmul(S, Wt):
-    """``Z [M, N] = S [M, K] @ Wt [K, N]`` for binary ``S`` (see module docstring)."""
+def spike_matmul(S, Wt, bias=None):
+    """``Z [M, N] = S [M, K] @ Wt [K, N] (+ bias [N])`` for binary ``S`` (see module docstring).
+
+    ``bias`` (NumPy backend only) is added to each finished block of ``Z`` in cache:
+    the same result as ``Z += bias`` afterwards, one pass over ``Z`` less.
+    """
     S, Wt = _check("spike_matmul", S, Wt, "Wt", 1)
     M, N = S.shape[0], Wt.shape[1]
+    if bias is None:
+        bias = np.empty(0, Wt.dtype)
+    elif bias.shape != (N,):
+        raise ValueError(f"spike_matmul: bias must be [{N}], got {bias.shape}")
+    bias = np.ascontiguousarray(bias, dtype=Wt.dtype)
     Z = memory.empty((M, N), Wt.dtype)
     if Z.size:
         ptr, idx = _csr(S)
-        _gather_rows_sum(ptr, idx, Wt, Z, *_tiling(M, Wt.shape[0], N, Wt.itemsize))
+        _gather_rows_sum(ptr, idx, Wt, bias, Z, *_tiling(M, Wt.shape[0], N, Wt.itemsize))
         blas.engage()
     return Z
 
@@ -219,7 +239,7 @@ def spike_matmul_t(S, G):
     D = memory.empty((K, N), G.dtype)
     if D.size:
         ptr, idx = _csr(transpose(S))
-        _gather_rows_sum(ptr, idx, G, D, *_tiling(K, G.shape[0], N, G.itemsize))
+        _gather_rows_sum(ptr, idx, G, np.empty(0, G.dtype), D, *_tiling(K, G.shape[0], N, G.itemsize))
         blas.engage()
     return D
 
