@@ -189,7 +189,7 @@ def main(argv=None):
     for r in range(args.rounds):
         order = ["refsnn", "snntorch"] if r % 2 == 0 else ["snntorch", "refsnn"]
         runs = [(n, "default") for n in order] + [("refsnn", v) for v in variants if v != "default"]
-        out = {}
+        out = {"load_avg_1min": os.getloadavg()[0]}
         for name, variant in runs:
             key = name if variant == "default" else f"refsnn [{variant}]"
             res = run_workers(__file__, [name], extra, env=worker_env(variants[variant]))[name]
@@ -198,7 +198,8 @@ def main(argv=None):
             else:
                 out[key] = res
         rounds.append(out)
-    keys = sorted({k for rd in rounds for k in rd}, key=lambda k: (k != "refsnn", k != "snntorch", k))
+    keys = sorted({k for rd in rounds for k in rd if k != "load_avg_1min"},
+                  key=lambda k: (k != "refsnn", k != "snntorch", k))
     summary, rows = {}, []
     for key in keys:
         summary[key] = {ph: spread([1e3 * rd[key][ph]["median_s"] for rd in rounds if key in rd])
@@ -237,7 +238,9 @@ def main(argv=None):
             b = bound[ph]
             print(f"{ph} bound: {b['gather_adds'] / 1e9:.2f} G adds at {bound['roof_adds_per_s'] / 1e9:.0f} "
                   f"G adds/s = {b['bound_ms']:.1f} ms; refsnn is {b['refsnn_over_bound']:.1f}x the bound")
-    print(f"load average {os.getloadavg()[0]:.2f}; wrote {path}")
+    loads = [rd["load_avg_1min"] for rd in rounds]
+    print(f"1-min load average per round {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} CPUs "
+          f"(timings need an idle machine); wrote {path}")
     return result
 
 

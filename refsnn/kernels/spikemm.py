@@ -35,6 +35,10 @@ cut into column tiles of ``TN = 512`` and row blocks (≤ 1 MiB of output, and
 at least two jobs per thread); ``prange`` runs over (tile, row block) jobs;
 within a job the summed matrix is walked in row chunks of ≤ 512 KiB so that
 each chunk is reused from the L2 cache by every output row of the block.
+Outputs and the transposes (``transpose``) come from the workspace
+(:mod:`refsnn.memory`: no fresh pages per step), and every kernel call ends
+with :func:`refsnn.blas.engage` (NumPy's BLAS limited so that its idle
+workers do not take the cores from these kernels).
 
 Measured (AMD EPYC, float32, M = 3200 = T·B = 25·128, K = 784, N = 3000,
 real MNIST-5k rate-coded input, density 0.174; median of 7 runs, against a
