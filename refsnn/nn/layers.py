@@ -91,7 +91,7 @@ class LinearFunction(Function):
 
     def backward(self, g):
         g2 = g.reshape(-1, g.shape[-1])
-        dx = (_matmul(g2, self.w)).reshape(self.in_shape) if self.needs_input_grad[0] else None
+        dx = _matmul(g2, self.w).reshape(self.in_shape) if self.needs_input_grad[0] else None
         dw = g2.T @ self.x2 if self.needs_input_grad[1] else None
         db = g2.sum(axis=0) if self.needs_input_grad[2] else None
         return dx, dw, db
