@@ -18,17 +18,28 @@ def threads() -> int:
     return int(os.environ.get("REFSNN_BENCH_THREADS", os.cpu_count() or 1))
 
 
-def timeit(fn, repeat: int = 7, warmup: int = 2) -> dict:
-    """Median/min/mean seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
+def timeit(fn, repeat: int = 7, warmup: int = 2, settle: int = 0) -> dict:
+    """Median/min/mean seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs.
+
+    ``settle`` > 0: keep warming up (at most ``settle`` more runs) until a run takes less than
+    1.25× the fastest so far — torch's first CPU steps are seconds long while its allocator
+    and kernels warm up.
+    """
+    best = float("inf")
+    for i in range(warmup + settle):
+        t0 = time.perf_counter()
         fn()
+        dt = time.perf_counter() - t0
+        if i >= warmup and dt < 1.25 * best:
+            break
+        best = min(best, dt)
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
     return {"median_s": statistics.median(times), "min_s": min(times),
-            "mean_s": statistics.fmean(times), "repeat": repeat}
+            "mean_s": statistics.fmean(times), "repeat": repeat, "times_s": times}
 
 
 def peak_rss_mb() -> float:
@@ -36,26 +47,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-# Keep freed large blocks in the heap instead of unmapping them, so a training loop that
-# reallocates the same big temporaries every step does not page-fault them in again.
-# Applied to every framework's worker alike; pass --default-malloc to compare without.
-TUNED_MALLOC = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184"
+def worker_env(extra: dict | None = None) -> dict:
+    """The user's own environment plus the same thread count for every framework, nothing else.
 
-
-def worker_env(default_malloc: bool, blas_threads: int | None = None) -> dict:
-    """Environment for a benchmark worker: same thread count for all, optional malloc tuning.
-
-    ``blas_threads`` sets NumPy's OpenBLAS pool (``OPENBLAS_NUM_THREADS``; torch does not read it).
-    Where Numba kernels do the heavy work, idle OpenBLAS workers spinning between calls take the
-    cores from Numba's threads, so the SNN benchmarks run OpenBLAS single-threaded.
+    ``OMP_NUM_THREADS`` (torch, and NumPy's OpenBLAS when ``OPENBLAS_NUM_THREADS`` is unset),
+    ``NUMBA_NUM_THREADS`` and ``MKL_NUM_THREADS`` are set to :func:`threads`; no malloc or
+    BLAS tuning — refsnn manages its BLAS threads and big buffers itself (refsnn.blas,
+    refsnn.memory).  ``extra`` adds variables (e.g. to show that setting them changes nothing).
     """
     env = dict(os.environ, OMP_NUM_THREADS=str(threads()), NUMBA_NUM_THREADS=str(threads()),
                MKL_NUM_THREADS=str(threads()))
-    if blas_threads is not None:
-        env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
-    if not default_malloc:
-        env["GLIBC_TUNABLES"] = TUNED_MALLOC
+    env.update(extra or {})
     return env
+
+
+TUNING_VARS = ("OPENBLAS_NUM_THREADS", "GLIBC_TUNABLES", "REFSNN_BLAS_THREADS", "REFSNN_WORKSPACE_MB")
+
+
+def tuning_env() -> dict:
+    """The tuning variables set in this environment (recorded in every benchmark's JSON)."""
+    return {k: os.environ[k] for k in TUNING_VARS if k in os.environ}
 
 
 def machine() -> dict:

@@ -29,6 +29,7 @@ from _util import (
     table,
     threads,
     timeit,
+    tuning_env,
     worker_env,
     write,
 )
@@ -132,8 +133,6 @@ def main(argv=None):
     p.add_argument("--B", type=int, default=16)
     p.add_argument("--N", type=int, default=16384)
     p.add_argument("--snntorch", action="store_true", help="also run snnTorch (~100 s per step)")
-    p.add_argument("--default-malloc", action="store_true",
-                   help="run workers with glibc's default malloc settings (see _util.TUNED_MALLOC)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -141,7 +140,7 @@ def main(argv=None):
         out["peak_rss_mb"] = peak_rss_mb()
         emit(out)
         return None
-    env = worker_env(args.default_malloc)
+    env = worker_env()
     elems = args.T * args.B * args.N
     names = [n for n in WORKERS if n != "snntorch" or args.snntorch]
     extra = ["--repeat", str(args.repeat), "--T", str(args.T), "--B", str(args.B), "--N", str(args.N)]
@@ -161,7 +160,7 @@ def main(argv=None):
             if sj:
                 ratios[name]["speedup_vs_spikingjelly"] = sj["median_s"] / res[name]["median_s"]
     result = {"benchmark": f"LIF layer T={args.T} B={args.B} N={args.N} fwd+bwd",
-              "machine": machine(), "glibc_tunables": env.get("GLIBC_TUNABLES"),
+              "machine": machine(), "tuning_env": tuning_env(),
               "bytes_per_element": BYTES_PER_ELEMENT, "copy_bandwidth_GBps": copy_bw / 1e9,
               "bandwidth_bound_s": bound_s, "results": res, "errors": errors, "ratios": ratios,
               "targets": {"speedup_vs_spikingjelly": ">= 4", "over_bound": "<= 2"}}

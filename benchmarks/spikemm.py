@@ -83,7 +83,8 @@ def main():
     rows = []
     for th in args.threads:
         env = dict(os.environ, NUMBA_NUM_THREADS=str(th), OPENBLAS_NUM_THREADS=str(th),
-                   OMP_NUM_THREADS=str(th), MKL_NUM_THREADS=str(th), REFSNN_BENCH_THREADS=str(th))
+                   OMP_NUM_THREADS=str(th), MKL_NUM_THREADS=str(th), REFSNN_BENCH_THREADS=str(th),
+                   REFSNN_BLAS_THREADS=str(th))  # the dense reference GEMM keeps every thread
         proc = subprocess.run([sys.executable, __file__, "--child", "--repeat", str(args.repeat)],
                               env=env, capture_output=True, text=True, check=True)
         res = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -10,7 +10,8 @@ PyTorch-layout weight ``W [out, in]``::
 
 The products run on the spike kernels of :mod:`refsnn.kernels.spikemm`, which
 add the rows of ``Wᵀ`` that the spikes select instead of multiplying by zeros;
-``Wᵀ`` is made contiguous ``[in, out]`` once per call.  Leading axes are kept:
+``Wᵀ`` is made contiguous ``[in, out]`` once per call (on NumPy a parallel
+blocked copy into a reused workspace buffer, :mod:`refsnn.memory`).  Leading axes are kept:
 ``s [T, B, in] → z [T, B, out]``.
 
 No gradient reaches ``s``: passing a Tensor that requires grad is a
@@ -38,6 +39,7 @@ import numpy as np
 from refsnn.autograd.function import Function
 from refsnn.autograd.tensor import Tensor
 from refsnn.backend import kernel_for, xp_of
+from refsnn.kernels import spikemm
 
 
 def as_spike_bytes(s, where: str = "spike_linear", check: bool = True):
@@ -57,6 +59,13 @@ def as_spike_bytes(s, where: str = "spike_linear", check: bool = True):
     raise TypeError(f"{where}: spikes s must be uint8, bool or a 0/1 numeric array, got {s.dtype}")
 
 
+def _transposed(a):
+    """``a.T`` C-contiguous: on NumPy a parallel blocked copy into the workspace (refsnn.memory)."""
+    if type(a) is np.ndarray:  # exactly host NumPy (not a test-double subclass)
+        return spikemm.transpose(a)
+    return xp_of(a).ascontiguousarray(a.T)
+
+
 class SpikeLinear(Function):
     """``z = s @ Wᵀ + b`` for binary ``s`` ``[..., in]``; gradients to ``W`` and ``b`` only."""
 
@@ -73,12 +82,15 @@ class SpikeLinear(Function):
                              f"got {s.shape}")
         if bias is not None and bias.shape != (out_f,):
             raise ValueError(f"spike_linear: bias must be [{out_f}], got {bias.shape}")
-        xp = xp_of(s, weight, bias)
+        xp_of(s, weight, bias)  # all on one backend (raises otherwise)
         S2 = as_spike_bytes(s.reshape(-1, in_f), check=check)
-        Wt = xp.ascontiguousarray(weight.T)  # [in, out]
-        z = kernel_for("spike_matmul", Wt)(S2, Wt)
-        if bias is not None:
-            z += bias.astype(z.dtype)
+        Wt = _transposed(weight)  # [in, out]
+        if type(Wt) is np.ndarray:  # the NumPy kernel adds the bias in cache (same floats)
+            z = spikemm.spike_matmul(S2, Wt, bias)
+        else:
+            z = kernel_for("spike_matmul", Wt)(S2, Wt)
+            if bias is not None:
+                z += bias.astype(z.dtype)
         self.S2, self.lead, self.has_bias = S2, s.shape[:-1], bias is not None
         return z.reshape(*self.lead, out_f)
 
@@ -88,7 +100,7 @@ class SpikeLinear(Function):
         dW = db = None
         if self.needs_input_grad[1]:
             dWt = kernel_for("spike_matmul_t", G2)(self.S2, G2)  # [in, out]
-            dW = xp.ascontiguousarray(dWt.T)
+            dW = _transposed(dWt)
         if self.has_bias and self.needs_input_grad[2]:
             db = G2.sum(axis=0)
         return (None, dW, db)

@@ -12,6 +12,7 @@ so the work is ``nnz(S)·N`` additions instead of ``2·M·K·N`` flops.
 Kernels (``numpy`` backend; the CuPy backend mirrors names and signatures)::
 
     spike_matmul(S, Wt) -> Z        S uint8/bool [M, K], Wt float32/64 [K, N] -> Z [M, N]
+                                    (NumPy: optional bias [N], added last)
     spike_matmul_t(S, G) -> dWt     S uint8/bool [M, K], G  float32/64 [M, N] -> dWt [K, N]
 
 Any nonzero byte of ``S`` counts as a 1 (binary input is the caller's
@@ -34,6 +35,10 @@ cut into column tiles of ``TN = 512`` and row blocks (≤ 1 MiB of output, and
 at least two jobs per thread); ``prange`` runs over (tile, row block) jobs;
 within a job the summed matrix is walked in row chunks of ≤ 512 KiB so that
 each chunk is reused from the L2 cache by every output row of the block.
+Outputs and the transposes (``transpose``) come from the workspace
+(:mod:`refsnn.memory`: no fresh pages per step), and every kernel call ends
+with :func:`refsnn.blas.engage` (NumPy's BLAS limited so that its idle
+workers do not take the cores from these kernels).
 
 Measured (AMD EPYC, float32, M = 3200 = T·B = 25·128, K = 784, N = 3000,
 real MNIST-5k rate-coded input, density 0.174; median of 7 runs, against a
@@ -56,6 +61,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from refsnn import blas, memory
 from refsnn.backend import register_kernel
 
 TILE_N = 512
@@ -107,10 +113,9 @@ def _csr(S):
 
 
 @njit(parallel=True, cache=True)
-def _transpose_u8(S):
-    """``S.T`` as a new C-contiguous uint8 array, copied in 64×64 blocks (cache friendly)."""
+def _transpose_into(S, T):
+    """``T[:] = S.T`` (C-contiguous ``T [K, M]``), copied in 64×64 blocks (cache friendly)."""
     M, K = S.shape
-    T = np.empty((K, M), np.uint8)
     for b in prange((K + 63) // 64):
         k0 = b * 64
         k1 = min(K, k0 + 64)
@@ -118,12 +123,15 @@ def _transpose_u8(S):
             for k in range(k0, k1):
                 for m in range(m0, min(M, m0 + 64)):
                     T[k, m] = S[m, k]
-    return T
 
 
 @njit(parallel=True, cache=True)
-def _gather_rows_sum(ptr, idx, A, out, tn, rc, rb):
-    """``out[r] = Σ_{p in ptr[r]..ptr[r+1]} A[idx[p]]`` (idx ascending within each row)."""
+def _gather_rows_sum(ptr, idx, A, bias, out, tn, rc, rb):
+    """``out[r] = Σ_{p in ptr[r]..ptr[r+1]} A[idx[p]] (+ bias)`` (idx ascending within each row).
+
+    ``bias`` [N] is added last, to each finished block while it is in cache (the same
+    float operation as ``out += bias`` afterwards); an empty ``bias`` adds nothing.
+    """
     R = out.shape[0]
     NA, N = A.shape
     ntile = (N + tn - 1) // tn
@@ -160,6 +168,12 @@ def _gather_rows_sum(ptr, idx, A, out, tn, rc, rb):
                         o[n] += a[n]
                     p += 1
                 cur[r - r0] = p
+        if bias.shape[0] > 0:
+            bt = bias[n0:n1]
+            for r in range(r0, r1):
+                o = out[r, n0:n1]
+                for n in range(L):
+                    o[n] += bt[n]
 
 
 def _tiling(R: int, NA: int, N: int, itemsize: int) -> tuple[int, int, int]:
@@ -192,14 +206,33 @@ def _check(where: str, S, A, a_name: str, rows: int):
     return np.ascontiguousarray(S), np.ascontiguousarray(A)
 
 
-def spike_matmul(S, Wt):
-    """``Z [M, N] = S [M, K] @ Wt [K, N]`` for binary ``S`` (see module docstring)."""
+def transpose(A):
+    """``A.T`` as a C-contiguous array (2-D NumPy; a parallel blocked copy into the workspace)."""
+    out = memory.empty(A.shape[::-1], A.dtype)
+    if out.size:
+        _transpose_into(A, out)
+        blas.engage()
+    return out
+
+
+def spike_matmul(S, Wt, bias=None):
+    """``Z [M, N] = S [M, K] @ Wt [K, N] (+ bias [N])`` for binary ``S`` (see module docstring).
+
+    ``bias`` (NumPy backend only) is added to each finished block of ``Z`` in cache:
+    the same result as ``Z += bias`` afterwards, one pass over ``Z`` less.
+    """
     S, Wt = _check("spike_matmul", S, Wt, "Wt", 1)
     M, N = S.shape[0], Wt.shape[1]
-    Z = np.empty((M, N), Wt.dtype)
+    if bias is None:
+        bias = np.empty(0, Wt.dtype)
+    elif bias.shape != (N,):
+        raise ValueError(f"spike_matmul: bias must be [{N}], got {bias.shape}")
+    bias = np.ascontiguousarray(bias, dtype=Wt.dtype)
+    Z = memory.empty((M, N), Wt.dtype)
     if Z.size:
         ptr, idx = _csr(S)
-        _gather_rows_sum(ptr, idx, Wt, Z, *_tiling(M, Wt.shape[0], N, Wt.itemsize))
+        _gather_rows_sum(ptr, idx, Wt, bias, Z, *_tiling(M, Wt.shape[0], N, Wt.itemsize))
+        blas.engage()
     return Z
 
 
@@ -207,10 +240,11 @@ def spike_matmul_t(S, G):
     """``dWt [K, N] = S [M, K]ᵀ @ G [M, N]`` for binary ``S`` (see module docstring)."""
     S, G = _check("spike_matmul_t", S, G, "G", 0)
     K, N = S.shape[1], G.shape[1]
-    D = np.empty((K, N), G.dtype)
+    D = memory.empty((K, N), G.dtype)
     if D.size:
-        ptr, idx = _csr(_transpose_u8(S))
-        _gather_rows_sum(ptr, idx, G, D, *_tiling(K, G.shape[0], N, G.itemsize))
+        ptr, idx = _csr(transpose(S))
+        _gather_rows_sum(ptr, idx, G, np.empty(0, G.dtype), D, *_tiling(K, G.shape[0], N, G.itemsize))
+        blas.engage()
     return D
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from refsnn import autograd as ag
+from refsnn import memory
 from refsnn.autograd import Function, Tensor
 from refsnn.nn import init
 from refsnn.nn.module import Module, Parameter
@@ -90,10 +91,17 @@ class LinearFunction(Function):
 
     def backward(self, g):
         g2 = g.reshape(-1, g.shape[-1])
-        dx = (g2 @ self.w).reshape(self.in_shape) if self.needs_input_grad[0] else None
+        dx = _matmul(g2, self.w).reshape(self.in_shape) if self.needs_input_grad[0] else None
         dw = g2.T @ self.x2 if self.needs_input_grad[1] else None
         db = g2.sum(axis=0) if self.needs_input_grad[2] else None
         return dx, dw, db
+
+
+def _matmul(a, b):
+    """``a @ b``; on NumPy into a reused workspace buffer (refsnn.memory: no fresh pages per step)."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == b.ndim == 2:
+        return np.matmul(a, b, out=memory.empty((a.shape[0], b.shape[1]), np.result_type(a, b)))
+    return a @ b
 
 
 def linear(x, weight, bias=None) -> Tensor:

@@ -15,6 +15,7 @@ from refsnn.kernels.spikemm import (
     spike_matmul_t,
     spike_matmul_t_twin,
     spike_matmul_twin,
+    transpose,
 )
 from refsnn.testing import gradcheck
 
@@ -147,3 +148,17 @@ def test_spike_linear_errors(rng):
         spike_linear(s[:, :5], w)
     with pytest.raises(ValueError, match="bias must be"):
         spike_linear(s, w, Tensor(np.zeros(4)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_bias_and_transpose_are_bit_identical(rng, dtype):
+    S = (rng.random((300, 130)) < 0.3).astype(np.uint8)
+    Wt = rng.standard_normal((130, 700)).astype(dtype)
+    b = rng.standard_normal(700).astype(dtype)
+    z = spike_matmul(S, Wt).copy()
+    z += b
+    np.testing.assert_array_equal(spike_matmul(S, Wt, b), z)  # bias added last, same float op
+    np.testing.assert_array_equal(transpose(Wt), Wt.T)
+    np.testing.assert_array_equal(transpose(S), S.T)
+    with pytest.raises(ValueError, match="bias must be"):
+        spike_matmul(S, Wt, b[:5])
