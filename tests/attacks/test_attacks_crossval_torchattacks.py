@@ -14,6 +14,10 @@ the clean input, i.e. PGD's first step).  Such sign flips are counted and
 printed (``pytest -s``); ``MAX_FLIPS = 0`` allows none.  Measured (torch
 2.14, torchattacks 3.5.1, NumPy 2.4): every configuration below is
 bit-identical, max |diff| = 0, no flips.
+
+Also: the SNN-crafted input gradient (Sharmin Eq. 6) equals torch's
+``conv_transpose2d`` of ``dJ/dX_conv1`` with the conv1 weight (float64, 1e-12),
+for strides 1 and 2.
 """
 
 from __future__ import annotations
@@ -119,3 +123,20 @@ def test_same_logits_after_the_move(pair):
     with torch.no_grad():
         theirs = tnet(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["autograd", "rot180"])
+@pytest.mark.parametrize("k,stride,pad,hw", [(3, 1, 1, (8, 8)), (3, 2, 1, (9, 8)), (5, 2, 2, (7, 7))])
+def test_eq6_equals_torch_conv_transpose(method, k, stride, pad, hw):
+    """Sharmin Eq. 6 is torch's ``conv_transpose2d`` of dJ/dX_conv1 with the conv1 weight."""
+    from refsnn.attacks import conv1_input_gradient
+
+    rng = np.random.default_rng(k * stride)
+    w = rng.standard_normal((6, 3, k, k))
+    ho, wo = ((s + 2 * pad - k) // stride + 1 for s in hw)
+    g = rng.standard_normal((2, 6, ho, wo))
+    extra = tuple((s + 2 * pad - k) % stride for s in hw)  # rows/cols conv1 never reached
+    theirs = torch.nn.functional.conv_transpose2d(torch.from_numpy(g), torch.from_numpy(w), stride=stride,
+                                                  padding=pad, output_padding=extra).numpy()
+    ours = conv1_input_gradient(g, w, hw, stride, pad, method=method)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
