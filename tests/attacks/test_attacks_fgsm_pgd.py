@@ -207,3 +207,17 @@ def test_model_without_input_gradient_is_refused():
         FGSM(lambda t: net(Tensor(t.data)))(x, y)  # graph reaches the weights, not x
     with pytest.raises(ValueError, match="logits"):
         FGSM(lambda t: net(t).data)(x, y)
+
+
+def test_pgd_on_sharmin_vgg5_in_training_mode():
+    """The paper's VGG5 (dropout, no bias) left in training mode: the attack runs it in eval mode."""
+    from refsnn.models import vgg5
+
+    net = vgg5(in_shape=(1, 12, 12), num_classes=4, rng=0, hidden=16)
+    x = np.random.default_rng(3).random((3, 1, 12, 12)).astype(np.float32)
+    y = np.array([0, 1, 3])
+    atk = PGD(net, eps=8 / 255, alpha=2 / 255, steps=2)
+    a, b = atk(x, y), atk(x, y)
+    np.testing.assert_array_equal(a, b)
+    assert 0 < np.abs(a - x).max() <= 8 / 255 + 1e-7
+    assert net.training
