@@ -9,11 +9,13 @@ imports refsnn, so data flows one way (``data_tools`` -> ``refsnn``).
 - :mod:`data_tools.cifar`: CIFAR-10/100, binary batches and python batches through a
   restricted unpickler that never runs pickled code.
 - :mod:`data_tools.gtsrb`: GTSRB, PPM + CSV annotations.
+- :mod:`data_tools.augment`: seeded pad-4 random crop + horizontal flip of NCHW batches.
 - :mod:`data_tools.batches`: seeded mini-batches, splits, stratified subsets, normalization.
 - :mod:`data_tools.cache`: atomic HDF5 cache of preprocessed arrays.
 - :mod:`data_tools.errors`: :class:`DataFormatError`, the one error type of every loader.
 """
 
+from data_tools.augment import crop, hflip, random_crop_flip
 from data_tools.batches import (
     as_generator,
     batch_iterator,
@@ -49,4 +51,5 @@ __all__ = [
     "as_generator", "batch_iterator", "normalize", "standardize",
     "train_val_split", "stratified_subset",
     "CacheError", "cached", "fingerprint",
+    "crop", "hflip", "random_crop_flip",
 ]
