@@ -96,6 +96,14 @@ __device__ __forceinline__ F sg_eval(int kind, F c0, F c1, F x, long long dt, co
     return table[dt];
 }
 
+// The BPTT recurrence shared by every form, once:  delta = gM + g (gS + [!detach] d' cs) + d' cu
+// (d' the gradient arriving from step t+1 through the carried membrane; cs, cu per form).
+template <typename F>
+__device__ __forceinline__ F bptt_delta(F gm, F g, F gs, F dn, F cs, F cu, int detach) {
+    F inner = detach ? gs : gs + dn * cs;
+    return gm + (g * inner + dn * cu);
+}
+
 // Spike-time surrogate cursor: index of neuron n's last spike in rows [0, i) of the float
 // spikes S [T, N] (strictly before row i), -RS_FIRST_SPIKE_LAG if none (the last spike counts
 // as 1000 steps before step 0).  A backward sweep calls it again only when it passes that

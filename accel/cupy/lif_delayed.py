@@ -101,10 +101,8 @@ __global__ void lif_delayed_backward(const F* gS, int has_gS, const F* gU, int h
             cu = (u > theta) ? zero : beta;
             cs = -beta * u;
         }
-        F inner = has_gS ? gS[k] : zero;
-        if (!detach) inner = inner + d * cs;
-        F delta = g * inner + d * cu;
-        if (has_gU) delta = gU[k] + delta;
+        F delta = bptt_delta<F>(has_gU ? gU[k] : zero, g, has_gS ? gS[k] : zero, d, cs, cu,
+                                detach);
         d = delta;
         dX[k] = delta;
         if (spike_time && i > 0 && last == i - 1) last = last_spike_before(S, i - 1, N, n);

@@ -98,10 +98,8 @@ __global__ void lif_immediate_backward(const F* gS, int has_gS, const F* gH, int
             ch = (h >= theta) ? zero : one;
             cs = v_reset - h;
         }
-        F inner = has_gS ? gS[k] : zero;
-        if (!detach) inner = inner + dv * cs;
-        F delta = g * inner + dv * ch;
-        if (has_gH) delta = gH[k] + delta;
+        F delta = bptt_delta<F>(has_gH ? gH[k] : zero, g, has_gS ? gS[k] : zero, dv, cs, ch,
+                                detach);
         d = delta;
         dX[k] = delta;
         if (spike_time && i > 0 && last == i - 1) last = last_spike_before(S, i - 1, N, n);

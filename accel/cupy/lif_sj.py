@@ -107,10 +107,8 @@ __global__ void lif_sj_backward(const F* gS, int has_gS, const F* gH, int has_gH
             ch = one;
             cs = -vth;
         }
-        F inner = has_gS ? gS[idx] : zero;
-        if (!detach) inner = inner + dv * cs;
-        F delta = g * inner + dv * ch;
-        if (has_gH) delta = gH[idx] + delta;
+        F delta = bptt_delta<F>(has_gH ? gH[idx] : zero, g, has_gS ? gS[idx] : zero, dv, cs, ch,
+                                detach);
         d = delta;
         dX[idx] = decay_input ? k * delta : delta;
         if (grad_k) {

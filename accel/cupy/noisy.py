@@ -119,10 +119,8 @@ __global__ void noisy_lif_backward(const F* gS, int has_gS, const F* gH, int has
             ch = one - S[k];
             cs = v_reset - h;
         }
-        F inner = has_gS ? gS[k] : zero;
-        if (!detach) inner = inner + dv * cs;
-        F delta = g * inner + dv * ch;
-        if (has_gH) delta = gH[k] + delta;
+        F delta = bptt_delta<F>(has_gH ? gH[k] : zero, g, has_gS ? gS[k] : zero, dv, cs, ch,
+                                detach);
         d = delta;
         dX[k] = delta;
     }

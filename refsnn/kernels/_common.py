@@ -101,6 +101,41 @@ def typed(dtype, *values):
     return tuple(t(v) for v in values)
 
 
+# --------------------------------------------------------- the shared BPTT recurrence
+#
+# Forms 1, 2, 4 and 5 share one backward recurrence per neuron, over t = T..1:
+#
+#     δ[t] = gM[t] + g[t]·(gS[t] + [not detach]·δ′·cs[t]) + δ′·cu[t]
+#
+# g = σ'(M[t] − θ) the surrogate, gM / gS the upstream gradients of the membrane and the
+# spikes, δ′ the gradient arriving from step t+1 through the carried membrane (form 1: δ[t+1];
+# forms 2, 4, 5: δV[t] = (leak)·δ[t+1]), cu = ∂(carried membrane)/∂M[t] and cs =
+# ∂(carried membrane)/∂S[t], both per form.  It is written once per language: the NumPy
+# twin step below, the Numba scalar :func:`bptt_delta`, and ``bptt_delta`` in the CUDA prelude.
+
+
+def bptt_twin_step(gM_t, g, gS_t, dn, cs, cu, detach: bool):
+    """One row of the recurrence (NumPy twins): ``gM + g·(gS + [¬detach]·δ′·cs) + δ′·cu``.
+
+    ``gM_t`` / ``gS_t`` may be ``None`` (zero).
+    """
+    inner = gS_t if gS_t is not None else np.zeros_like(g)
+    if not detach:
+        inner = inner + dn * cs
+    d = g * inner + dn * cu
+    return d if gM_t is None else gM_t + d
+
+
+@njit(cache=True, inline="always")
+def bptt_delta(gm, g, gs, dn, cs, cu):
+    """One element of the recurrence (Numba kernels); ``cs`` already holds ``[¬detach]·cs``.
+
+    A detached reset passes ``cs = 0``: ``gs + δ′·0 == gs`` and an absent gradient is a zero
+    (``0 + x == x``), so this equals the twin bit for bit.
+    """
+    return gm + (g * (gs + dn * cs) + dn * cu)
+
+
 def steps_since_spike(S: np.ndarray) -> np.ndarray:
     """``Δt[i, n]`` for the spike-time surrogate (NumPy definition, int64 ``[T, N]``).
 

@@ -52,6 +52,8 @@ from refsnn.backend import register_kernel
 from refsnn.kernels._common import (
     BLOCK,
     SOFT,
+    bptt_delta,
+    bptt_twin_step,
     check_input,
     check_reset,
     empty_out,
@@ -119,12 +121,8 @@ def lif_delayed_backward_twin(
             cu, cs = beta, -theta
         else:
             cu, cs = beta * (1 - R[t]), -beta * U[t]
-        inner = gS[t] if gS is not None else np.zeros(N, dtype=U.dtype)
-        if not detach_reset:
-            inner = inner + d * cs
-        d = g * inner + d * cu
-        if gU is not None:
-            d = gU[t] + d
+        d = bptt_twin_step(None if gU is None else gU[t], g, None if gS is None else gS[t],
+                           d, cs, cu, detach_reset)
         dX[t] = d
     return dX
 
@@ -188,15 +186,13 @@ def _backward_nb(gS, has_gS, gU, has_gU, S, U, beta, theta, reset, kind, c0, c1,
             gu = gU[i, n0:n0 + m] if has_gU else zeros
             if reset == SOFT:
                 for j in range(m):
-                    dn = d[j]
-                    delta = gu[j] + (g[j] * (gs[j] + dn * cs_sub) + dn * beta)
+                    delta = bptt_delta(gu[j], g[j], gs[j], d[j], cs_sub, beta)
                     d[j] = delta
                     out[j] = delta
             else:
                 for j in range(m):
-                    dn = d[j]
                     cu = zero if u[j] > theta else beta
-                    delta = gu[j] + (g[j] * (gs[j] + dn * (mbeta * u[j])) + dn * cu)
+                    delta = bptt_delta(gu[j], g[j], gs[j], d[j], mbeta * u[j], cu)
                     d[j] = delta
                     out[j] = delta
 

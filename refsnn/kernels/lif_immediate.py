@@ -47,6 +47,8 @@ from refsnn.backend import register_kernel
 from refsnn.kernels._common import (
     BLOCK,
     SOFT,
+    bptt_delta,
+    bptt_twin_step,
     check_input,
     check_reset,
     empty_out,
@@ -115,12 +117,8 @@ def lif_immediate_backward_twin(
             ch, cs = 1, -theta
         else:
             ch, cs = 1 - R[t], v_reset - H[t]
-        inner = gS[t] if gS is not None else np.zeros(N, dtype=H.dtype)
-        if not detach_reset:
-            inner = inner + dv * cs
-        d = g * inner + dv * ch
-        if gH is not None:
-            d = gH[t] + d
+        d = bptt_twin_step(None if gH is None else gH[t], g, None if gS is None else gS[t],
+                           dv, cs, ch, detach_reset)
         dX[t] = d
     return dX
 
@@ -180,16 +178,13 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, lam, theta, reset, v_reset, kind,
             gh = gH[i, n0:n0 + m] if has_gH else zeros
             if reset == SOFT:
                 for j in range(m):
-                    dv = lam * d[j]  # δV[t]
-                    delta = gh[j] + (g[j] * (gs[j] + dv * cs_soft) + dv * one)
+                    delta = bptt_delta(gh[j], g[j], gs[j], lam * d[j], cs_soft, one)  # δ′ = δV[t]
                     d[j] = delta
                     out[j] = delta
             else:
                 for j in range(m):
-                    dv = lam * d[j]
                     ch = zero if h[j] >= theta else one
-                    cs = (v_reset - h[j]) * nd
-                    delta = gh[j] + (g[j] * (gs[j] + dv * cs) + dv * ch)
+                    delta = bptt_delta(gh[j], g[j], gs[j], lam * d[j], (v_reset - h[j]) * nd, ch)
                     d[j] = delta
                     out[j] = delta
 

@@ -46,6 +46,8 @@ from refsnn.backend import register_kernel
 from refsnn.kernels._common import (
     BLOCK,
     HARD,
+    bptt_delta,
+    bptt_twin_step,
     check_input,
     check_reset,
     empty_out,
@@ -125,12 +127,8 @@ def lif_sj_backward_twin(
             ch, cs = 1 - R[t], v_reset - H[t]
         else:
             ch, cs = 1, -v_threshold
-        inner = gS[t] if gS is not None else np.zeros(N, dtype=H.dtype)
-        if not detach_reset:
-            inner = inner + dv * cs
-        d = g * inner + dv * ch
-        if gH is not None:
-            d = gH[t] + d
+        d = bptt_twin_step(None if gH is None else gH[t], g, None if gS is None else gS[t],
+                           dv, cs, ch, detach_reset)
         dX[t] = k * d if decay_input else d
         if grad_inv_tau:
             if t == 0:
@@ -203,16 +201,13 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, X, k, omk, vth, v_reset, vr, rese
             gh = gH[i, n0:n0 + m] if has_gH else zeros
             if reset == HARD:
                 for j in range(m):
-                    dv = omk * d[j]  # δV[t]
                     ch = zero if h[j] >= vth else one
-                    cs = (v_reset - h[j]) * nd
-                    delta = gh[j] + (g[j] * (gs[j] + dv * cs) + dv * ch)
+                    delta = bptt_delta(gh[j], g[j], gs[j], omk * d[j], (v_reset - h[j]) * nd, ch)
                     d[j] = delta
                     out[j] = kx * delta
             else:
                 for j in range(m):
-                    dv = omk * d[j]
-                    delta = gh[j] + (g[j] * (gs[j] + dv * cs_soft) + dv * one)
+                    delta = bptt_delta(gh[j], g[j], gs[j], omk * d[j], cs_soft, one)  # δ′ = δV[t]
                     d[j] = delta
                     out[j] = kx * delta
             if grad_k:

@@ -60,6 +60,8 @@ from refsnn.backend import register_kernel
 from refsnn.kernels._common import (
     BLOCK,
     SOFT,
+    bptt_delta,
+    bptt_twin_step,
     check_input,
     check_reset,
     empty_out,
@@ -134,12 +136,8 @@ def noisy_lif_backward_twin(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, d
             ch, cs = one, -theta
         else:
             ch, cs = one - S[t], v_reset - H[t]
-        inner = gS[t] if gS is not None else np.zeros(N, dtype=H.dtype)
-        if not detach_reset:
-            inner = inner + dv * cs
-        d = g * inner + dv * ch
-        if gH is not None:
-            d = gH[t] + d
+        d = bptt_twin_step(None if gH is None else gH[t], g, None if gS is None else gS[t],
+                           dv, cs, ch, detach_reset)
         dX[t] = d
     return dX
 
@@ -203,19 +201,15 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, lam, theta, t_noise, reset, v_res
             for j in range(m):
                 n = n0 + j
                 h = H[i, n]
-                dv = lam * d[j]
                 if reset == SOFT:
                     ch = one
                     cs = -theta
                 else:
                     ch = one - S[i, n]
                     cs = v_reset - h
-                inner = gS[i, n] if has_gS else zero
-                if not detach:
-                    inner = inner + dv * cs
-                delta = g[j] * inner + dv * ch
-                if has_gH:
-                    delta = gH[i, n] + delta
+                delta = bptt_delta(gH[i, n] if has_gH else zero, g[j],
+                                   gS[i, n] if has_gS else zero, lam * d[j],
+                                   zero if detach else cs, ch)  # δ′ = δV[t] = λ·δH[t+1]
                 d[j] = delta
                 dX[i, n] = delta
 
