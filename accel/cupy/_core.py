@@ -96,6 +96,13 @@ __device__ __forceinline__ F sg_eval(int kind, F c0, F c1, F x, long long dt, co
     return table[dt];
 }
 
+// The reset shared by forms 2-5, once: V = H - theta S (soft) or (1 - S) H + S V_reset (hard).
+template <typename F>
+__device__ __forceinline__ F rs_reset(F h, F s, F theta, F v_reset, int reset) {
+    if (reset == RS_RESET_SOFT) return h - theta * s;
+    return (F(1) - s) * h + s * v_reset;
+}
+
 // The BPTT recurrence shared by every form, once:  delta = gM + g (gS + [!detach] d' cs) + d' cu
 // (d' the gradient arriving from step t+1 through the carried membrane; cs, cu per form).
 template <typename F>

@@ -60,14 +60,10 @@ __global__ void lif_immediate_forward(const F* X, F* S, F* H, unsigned int* bad,
         F x = X[k];
         nonfinite += rs_nonfinite(x);
         F h = lam * v + x;
-        bool fire = h >= theta;                    // Sharmin Eq. 3: fires on reaching theta
+        F s = (h >= theta) ? one : zero;           // Sharmin Eq. 3: fires on reaching theta
         H[k] = h;
-        S[k] = fire ? one : zero;
-        if (reset == RS_RESET_SOFT) {
-            v = fire ? h - theta : h;              // soft: subtract theta after a spike
-        } else {
-            v = fire ? v_reset : h;                // hard: jump to V_reset
-        }
+        S[k] = s;
+        v = rs_reset<F>(h, s, theta, v_reset, reset);
     }
     bad[n] = nonfinite;
 }

@@ -67,14 +67,10 @@ __global__ void lif_sj_forward(const F* X, F* S, F* H, unsigned int* bad, long l
         F x = X[i];
         nonfinite += rs_nonfinite(x);
         F h = decay_input ? v + (x - (v - vr)) * k : v - (v - vr) * k + x;
-        bool fire = h >= vth;
+        F s = (h >= vth) ? one : zero;             // SpikingJelly: H - V_th >= 0
         H[i] = h;
-        S[i] = fire ? one : zero;
-        if (reset == RS_RESET_HARD) {
-            v = fire ? v_reset : h;
-        } else {
-            v = fire ? h - vth : h;
-        }
+        S[i] = s;
+        v = rs_reset<F>(h, s, vth, v_reset, reset);
     }
     bad[n] = nonfinite;
 }

@@ -85,11 +85,7 @@ __global__ void noisy_lif_forward(const F* X, const F* U, F* S, F* H, unsigned i
             s = (h > theta) ? one : zero;
         }
         S[i] = s;
-        if (reset == RS_RESET_SOFT) {
-            v = h - theta * s;
-        } else {
-            v = (one - s) * h + s * v_reset;
-        }
+        v = rs_reset<F>(h, s, theta, v_reset, reset);
     }
     bad[n] = nonfinite;
 }

@@ -101,6 +101,33 @@ def typed(dtype, *values):
     return tuple(t(v) for v in values)
 
 
+# ------------------------------------------------------------ the shared reset
+#
+# Forms 2, 4 and 5 (and form 3, which is form 2) carry on, after the charge H and the spikes S
+# (0/1, or a float in smooth / expectation modes):
+#
+#     soft (Reset.SOFT): V = H − θ·S          hard (Reset.HARD): V = (1 − S)·H + S·V_reset
+#
+# once per language: :func:`reset_membrane` (NumPy twins and the autograd single-step paths —
+# plain arithmetic, so it works on arrays and Tensors), :func:`reset_nb` (Numba), ``rs_reset``
+# (CUDA prelude).  For 0/1 spikes and finite H these equal the select form bit for bit.
+
+
+def reset_membrane(h, s, theta, v_reset, reset):
+    """``V`` after a step: ``h − θ·s`` (soft) or ``(1 − s)·h + s·v_reset`` (hard)."""
+    if reset == SOFT:
+        return h - theta * s
+    return (1 - s) * h + s * v_reset
+
+
+@njit(cache=True, inline="always")
+def reset_nb(h, s, theta, v_reset, reset, one):
+    """:func:`reset_membrane` for the Numba kernels (``one`` typed like ``h``)."""
+    if reset == SOFT:
+        return h - theta * s
+    return (one - s) * h + s * v_reset
+
+
 # --------------------------------------------------------- the shared BPTT recurrence
 #
 # Forms 1, 2, 4 and 5 share one backward recurrence per neuron, over t = T..1:

@@ -55,6 +55,8 @@ from refsnn.kernels._common import (
     grad_arg,
     n_blocks,
     raise_if_nonfinite,
+    reset_membrane,
+    reset_nb,
     spikes_arg,
     steps_since_spike,
     typed,
@@ -94,10 +96,7 @@ def lif_immediate_forward_twin(
         else:
             S[t] = fire
             r = fire
-        if reset == SOFT:
-            v = h - theta * r
-        else:
-            v = (1 - r) * h + r * v_reset
+        v = reset_membrane(h, r, theta, v_reset, reset)
     return (S, H, R_used) if smooth else (S, H)
 
 
@@ -138,22 +137,13 @@ def _forward_nb(X, lam, theta, reset, v_reset, one, zero, S, H, bad):
             x = X[t, n0:n0 + m]
             h_out = H[t, n0:n0 + m]
             s_out = S[t, n0:n0 + m]
-            if reset == SOFT:
-                for j in range(m):
-                    nonfinite += (x[j] - x[j]) != zero
-                    h = lam * v[j] + x[j]
-                    fire = h >= theta
-                    h_out[j] = h
-                    s_out[j] = one if fire else zero
-                    v[j] = h - theta if fire else h
-            else:
-                for j in range(m):
-                    nonfinite += (x[j] - x[j]) != zero
-                    h = lam * v[j] + x[j]
-                    fire = h >= theta
-                    h_out[j] = h
-                    s_out[j] = one if fire else zero
-                    v[j] = v_reset if fire else h
+            for j in range(m):
+                nonfinite += (x[j] - x[j]) != zero
+                h = lam * v[j] + x[j]
+                s = one if h >= theta else zero  # Sharmin Eq. 3: fires on reaching θ
+                h_out[j] = h
+                s_out[j] = s
+                v[j] = reset_nb(h, s, theta, v_reset, reset, one)
         bad[blk] = nonfinite
 
 

@@ -54,6 +54,8 @@ from refsnn.kernels._common import (
     grad_arg,
     n_blocks,
     raise_if_nonfinite,
+    reset_membrane,
+    reset_nb,
     spikes_arg,
     steps_since_spike,
     typed,
@@ -102,7 +104,7 @@ def lif_sj_forward_twin(
         else:
             S[t] = fire
             r = fire
-        v = (1 - r) * h + r * v_reset if reset == HARD else h - v_threshold * r
+        v = reset_membrane(h, r, v_threshold, v_reset, reset)
     return (S, H, R_used) if smooth else (S, H)
 
 
@@ -165,16 +167,10 @@ def _forward_nb(X, k, vth, v_reset, vr, reset, decay_input, one, zero, S, H, bad
                 for j in range(m):
                     nonfinite += (x[j] - x[j]) != zero
                     h[j] = v[j] - (v[j] - vr) * k + x[j]
-            if reset == HARD:
-                for j in range(m):
-                    fire = h[j] >= vth
-                    s[j] = one if fire else zero
-                    v[j] = v_reset if fire else h[j]
-            else:
-                for j in range(m):
-                    fire = h[j] >= vth
-                    s[j] = one if fire else zero
-                    v[j] = h[j] - vth if fire else h[j]
+            for j in range(m):
+                sj = one if h[j] >= vth else zero  # SpikingJelly fires on H − V_th ≥ 0
+                s[j] = sj
+                v[j] = reset_nb(h[j], sj, vth, v_reset, reset, one)
         bad[blk] = nonfinite
 
 

@@ -68,6 +68,8 @@ from refsnn.kernels._common import (
     grad_arg,
     n_blocks,
     raise_if_nonfinite,
+    reset_membrane,
+    reset_nb,
     spikes_arg,
     typed,
 )
@@ -113,11 +115,7 @@ def noisy_lif_forward_twin(X, U, lam, theta, t_noise, reset, v_reset, mode):
         else:
             p = _sigmoid64_np((h.astype(np.float64) - th64) / tn)
             S[t] = U[t].astype(np.float64) < p if mode == MODE_BERNOULLI else p
-        s = S[t]
-        if reset == SOFT:
-            v = h - theta * s
-        else:
-            v = (one - s) * h + s * v_reset
+        v = reset_membrane(h, S[t], theta, v_reset, reset)
     return S, H
 
 
@@ -176,11 +174,7 @@ def _forward_nb(X, U, lam, theta, t_noise, reset, v_reset, mode, one, zero, S, H
                     S[t, n] = _sigmoid64((np.float64(h) - th64) / t_noise)  # p, rounded to F
                 else:
                     S[t, n] = one if h > theta else zero
-                s = S[t, n]
-                if reset == SOFT:
-                    v[j] = h - theta * s
-                else:
-                    v[j] = (one - s) * h + s * v_reset
+                v[j] = reset_nb(h, S[t, n], theta, v_reset, reset, one)
         bad[blk] = nonfinite
 
 

@@ -25,7 +25,8 @@ spike-time (α = 0.3, β = 0.01) surrogate for training.
 
 from __future__ import annotations
 
-from refsnn.kernels.codes import Reset, reset_code
+from refsnn.kernels._common import reset_membrane
+from refsnn.kernels.codes import reset_code
 from refsnn.kernels.lif_immediate import lif_immediate_backward_twin, lif_immediate_forward_twin
 from refsnn.neurons.base import FusedNeuronFunction, SpikingNeuron, apply_fused, as_time_input
 from refsnn.neurons.surrogate import get_surrogate
@@ -97,11 +98,7 @@ class LIFImmediate(SpikingNeuron):
     def _charge_fire_reset(self, x_t, state):
         h = self.lam * state.v + x_t
         s = self._fire(h - self.theta, self.theta, state)
-        r = self._reset_spikes(s)
-        if self.reset_code == Reset.SOFT:
-            v = h - self.theta * r
-        else:
-            v = (1 - r) * h + r * self.v_reset
+        v = reset_membrane(h, self._reset_spikes(s), self.theta, self.v_reset, self.reset_code)
         return s, h, v
 
     def __repr__(self):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from refsnn.autograd import Tensor
 from refsnn.backend import xp_of
+from refsnn.kernels._common import reset_membrane
 from refsnn.kernels.codes import Reset
 from refsnn.kernels.lif_sj import lif_sj_backward_twin, lif_sj_forward_twin
 from refsnn.neurons.base import (
@@ -139,10 +140,7 @@ class SJNeuron(SpikingNeuron):
             h = v - (v - vr) * k + x_t
         s = self._fire(h - self.v_threshold, self.v_threshold, state)
         r = self._reset_spikes(s)
-        if self.reset_code == Reset.HARD:
-            v = (1 - r) * h + r * self.v_reset
-        else:
-            v = h - self.v_threshold * r
+        v = reset_membrane(h, r, self.v_threshold, self.v_reset, self.reset_code)
         return s, h, v
 
 

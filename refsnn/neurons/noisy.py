@@ -35,7 +35,8 @@ import numpy as np
 
 from refsnn.autograd import Function, Tensor
 from refsnn.backend import kernel_for, xp_of
-from refsnn.kernels.codes import Reset, reset_code
+from refsnn.kernels._common import reset_membrane
+from refsnn.kernels.codes import reset_code
 from refsnn.kernels.noisy import (
     MODE_BERNOULLI,
     MODE_EXPECTATION,
@@ -191,11 +192,7 @@ class NoisyLIF(SpikingNeuron):
                                       t_noise=self.t_noise)
         else:
             s = self._fire(h - self.theta, self.theta, state)
-        r = self._reset_spikes(s)
-        if self.reset_code == Reset.SOFT:
-            v = h - self.theta * r
-        else:
-            v = (1 - r) * h + r * self.v_reset
+        v = reset_membrane(h, self._reset_spikes(s), self.theta, self.v_reset, self.reset_code)
         return s, h, v
 
     def extra_repr(self) -> str:
