@@ -9,15 +9,18 @@ not installed is reported as an error row, the others still run):
   semantics: τ = 2, hard reset, sigmoid surrogate α = 4), the like-for-like
   comparison with SpikingJelly;
 * ``refsnn-cupy layer`` — ``refsnn.neurons.lif_delayed`` on a CuPy Tensor
-  through the autograd engine (adds the uint8 → float spike cast);
+  through the autograd engine (no pass of its own: the forward kernel writes
+  the float spikes the layer returns and counts non-finite inputs);
 * ``spikingjelly-cupy`` / ``spikingjelly-torch`` — ``LIFNode(tau=2,
   step_mode="m", backend=...)`` on CUDA tensors;
 * ``snntorch`` — ``Leaky(beta=0.7)`` stepped over T in Python on CUDA tensors.
 
 Bandwidth model (the memory traffic a fused fwd + bwd cannot avoid, float32):
-forward reads X (4 B) and writes S (1 B) and U (4 B); backward reads gS (4 B)
-and U (4 B) and writes dX (4 B) — 21 B per element, 2.75 GB at this shape.
-"GB/s" = 21·T·B·N / median time for every row (the same useful work), and
+forward reads X (4 B) and writes S (4 B, float spikes) and U (4 B); backward
+reads gS (4 B) and U (4 B) and writes dX (4 B) — 24 B per element, 3.1 GB at
+this shape.  The forward's non-finite count (one uint32 per neuron, summed on
+the host) is a 4-byte read-back per call.
+"GB/s" = 24·T·B·N / median time for every row (the same useful work), and
 "% peak" divides by the HBM peak (``--peak-tbps``, default 4.8 for the H200).
 The measured device-to-device copy bandwidth is printed as the practical
 ceiling.  The refsnn rows also check parity against the CPU reference on the
@@ -50,7 +53,7 @@ from gpu_common import (
     write,
 )
 
-BYTES_PER_ELEMENT = 21
+BYTES_PER_ELEMENT = 24
 PARITY_NEURONS = 2048
 
 
@@ -82,16 +85,18 @@ def run_refsnn_delayed(T, B, N, repeat):
     accel.cupy.register()
     x, g = host_inputs(T, B, N)
     X, G = cupy.asarray(x), cupy.asarray(g)
+    from refsnn.kernels.codes import Reset, SurrogateKind
+
     fwd, bwd = kernel("lif_delayed_forward", "cupy"), kernel("lif_delayed_backward", "cupy")
 
     def step():
-        S, U = fwd(X, 0.7, 1.0, 0)
-        bwd(G, None, S, U, 0.7, 1.0, 0, 0, 25.0, 0.0, True)
+        S, U = fwd(X, 0.7, 1.0, Reset.SOFT)
+        bwd(G, None, S, U, 0.7, 1.0, Reset.SOFT, SurrogateKind.FAST_SIGMOID, 25.0, 0.0, True)
 
     out = gpu_timeit(step, sync_fn("cupy"), repeat)
-    S, U = fwd(X, 0.7, 1.0, 0)
+    S, U = fwd(X, 0.7, 1.0, Reset.SOFT)
     out["parity"] = _parity("delayed", S, U, lambda a: kernel("lif_delayed_forward", "numpy")(
-        a, 0.7, 1.0, 0), x)
+        a, 0.7, 1.0, Reset.SOFT), x)
     return out
 
 
@@ -104,12 +109,14 @@ def run_refsnn_sj(T, B, N, repeat):
     accel.cupy.register()
     x, g = host_inputs(T, B, N)
     X, G = cupy.asarray(x), cupy.asarray(g)
+    from refsnn.kernels.codes import Reset, SurrogateKind
+
     fwd, bwd = kernel("lif_sj_forward", "cupy"), kernel("lif_sj_backward", "cupy")
-    cfg = (0.5, 1.0, 0.0, 1, True)  # 1/tau, v_th, v_reset, hard reset, decay_input
+    cfg = (0.5, 1.0, 0.0, Reset.HARD, True)  # 1/tau, v_th, v_reset, reset, decay_input
 
     def step():
         S, H = fwd(X, *cfg)
-        bwd(G, None, S, H, None, *cfg, 2, 4.0, 0.0, False, False)
+        bwd(G, None, S, H, None, *cfg, SurrogateKind.SIGMOID, 4.0, 0.0, False, False)
 
     out = gpu_timeit(step, sync_fn("cupy"), repeat)
     S, H = fwd(X, *cfg)

@@ -15,8 +15,13 @@ The kernels are C++ templates over the float type ``F``; ``RawModule``
 (NVRTC) instantiates ``name<float>`` and ``name<double>`` for each declared
 name (``name_expressions``), and :meth:`CudaSource.function` picks the one
 matching the array dtype.  Every source is compiled once per device, on the
-first call that needs it.  Every source is prefixed with :data:`PRELUDE` (typed
-math overloads and the surrogate gradient ``sg_eval``).
+first call that needs it.  Every source is prefixed with :data:`PRELUDE`: the
+reset and surrogate codes as ``#define`` s generated from
+:mod:`refsnn.kernels.codes` (``RS_RESET_SOFT``, ``RS_SG_SPIKE_TIME``, ...),
+typed math overloads, the non-finite test and the surrogate gradient ``sg_eval``.
+
+Forward kernels write float spikes and count the non-finite inputs of each
+neuron into ``bad[n]``; :func:`check_count` sums them and raises.
 
 Compilation flags: ``--fmad=false``.  NVRTC contracts ``a*b + c`` into a
 fused multiply-add by default, which rounds once instead of twice; Numba and
@@ -40,12 +45,18 @@ import importlib
 
 import numpy as np
 
+from refsnn.kernels._common import empty_out, raise_if_nonfinite
+from refsnn.kernels.codes import cuda_defines
+
 THREADS = 256
 NVRTC_OPTIONS = ("--fmad=false",)
 FLOAT_SUFFIX = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
-PRELUDE = r"""
-// ---- refsnn CUDA prelude: typed math (float/double overloads) and surrogate gradients ----
+PRELUDE_CODES = cuda_defines()  # RS_RESET_*, RS_SG_*, RS_FIRST_SPIKE_LAG from refsnn.kernels.codes
+
+PRELUDE = "// ---- refsnn CUDA prelude: codes (generated from refsnn.kernels.codes) ----\n" + \
+    PRELUDE_CODES + r"""
+// ---- typed math (float/double overloads), non-finite test, surrogate gradients ----
 __device__ __forceinline__ float rs_abs(float x) { return fabsf(x); }
 __device__ __forceinline__ double rs_abs(double x) { return fabs(x); }
 __device__ __forceinline__ float rs_exp(float x) { return expf(x); }
@@ -55,41 +66,62 @@ __device__ __forceinline__ double rs_sqrt(double x) { return sqrt(x); }
 __device__ __forceinline__ float rs_erfcx(float x) { return erfcxf(x); }
 __device__ __forceinline__ double rs_erfcx(double x) { return erfcx(x); }
 
-// dS/dU at x = U - theta.  Codes: 0 fast_sigmoid 1/(c0|x|+1)^2; 1 arctan c0/(1+(c1 x)^2)
-// (c0 = a/2, c1 = pi/2 a); 2 sigmoid c0 s(1-s), s = 1/(1+e^{-c0 x}); 3 triangle
-// max(0, c0-|x|)/c1 (c1 = a^2); 4 linear c0 max(0, 1-|x|/c1) (c1 = theta);
-// 5 spike_time table[dt] = a e^{-b dt}.  Constants come from refsnn's sg_constants.
+// 1 if x is NaN or +-inf: x - x is 0 for every finite x and NaN otherwise (no fast-math here).
+template <typename F>
+__device__ __forceinline__ unsigned int rs_nonfinite(F x) { return (x - x) != F(0); }
+
+// dS/dU at x = U - theta, constants from refsnn's sg_constants: RS_SG_FAST_SIGMOID
+// 1/(c0|x|+1)^2; RS_SG_ARCTAN c0/(1+(c1 x)^2) (c0 = a/2, c1 = pi/2 a); RS_SG_SIGMOID
+// c0 s(1-s), s = 1/(1+e^{-c0 x}); RS_SG_TRIANGLE max(0, c0-|x|)/c1 (c1 = a^2); RS_SG_LINEAR
+// c0 max(0, 1-|x|/c1) (c0 = a/theta, c1 = theta); RS_SG_SPIKE_TIME table[dt] = a e^{-b dt}.
 template <typename F>
 __device__ __forceinline__ F sg_eval(int kind, F c0, F c1, F x, long long dt, const F* table) {
     const F one = F(1), zero = F(0);
-    if (kind == 0) {
+    if (kind == RS_SG_FAST_SIGMOID) {
         F q = c0 * rs_abs(x) + one;
         return one / (q * q);
-    } else if (kind == 1) {
+    } else if (kind == RS_SG_ARCTAN) {
         F z = c1 * x;
         return c0 / (one + z * z);
-    } else if (kind == 2) {
+    } else if (kind == RS_SG_SIGMOID) {
         F s = one / (one + rs_exp(-(c0 * x)));
         return c0 * s * (one - s);
-    } else if (kind == 3) {
+    } else if (kind == RS_SG_TRIANGLE) {
         F v = c0 - rs_abs(x);
         return (v > zero ? v : zero) / c1;
-    } else if (kind == 4) {
+    } else if (kind == RS_SG_LINEAR) {
         F v = one - rs_abs(x) / c1;
         return c0 * (v > zero ? v : zero);
     }
     return table[dt];
 }
 
-// Spike-time surrogate cursor: index of neuron n's last spike in rows [0, i) of the uint8
-// spikes S [T, N] (strictly before row i), -1 if none.  A backward sweep calls it again only
-// when it passes that spike, so each row is scanned at most once per neuron.
-__device__ __forceinline__ long long last_spike_before(const unsigned char* S, long long i,
-                                                       long long N, long long n) {
+// The reset shared by forms 2-5, once: V = H - theta S (soft) or (1 - S) H + S V_reset (hard).
+template <typename F>
+__device__ __forceinline__ F rs_reset(F h, F s, F theta, F v_reset, int reset) {
+    if (reset == RS_RESET_SOFT) return h - theta * s;
+    return (F(1) - s) * h + s * v_reset;
+}
+
+// The BPTT recurrence shared by every form, once:  delta = gM + g (gS + [!detach] d' cs) + d' cu
+// (d' the gradient arriving from step t+1 through the carried membrane; cs, cu per form).
+template <typename F>
+__device__ __forceinline__ F bptt_delta(F gm, F g, F gs, F dn, F cs, F cu, int detach) {
+    F inner = detach ? gs : gs + dn * cs;
+    return gm + (g * inner + dn * cu);
+}
+
+// Spike-time surrogate cursor: index of neuron n's last spike in rows [0, i) of the float
+// spikes S [T, N] (strictly before row i), -RS_FIRST_SPIKE_LAG if none (the last spike counts
+// as 1000 steps before step 0).  A backward sweep calls it again only when it passes that
+// spike, so each row is scanned at most once per neuron.
+template <typename F>
+__device__ __forceinline__ long long last_spike_before(const F* S, long long i, long long N,
+                                                       long long n) {
     for (long long k = i - 1; k >= 0; --k) {
-        if (S[k * N + n]) return k;
+        if (S[k * N + n] != F(0)) return k;
     }
-    return -1;
+    return -RS_FIRST_SPIKE_LAG;
 }
 """
 
@@ -202,13 +234,26 @@ def grad_arg(where: str, name: str, g, like):
 
 
 def spikes_arg(where: str, S, like, name: str = "S"):
-    """Spikes as C-contiguous uint8 of ``like``'s shape (bool/float spikes are converted)."""
+    """Spikes as C-contiguous floats in ``like``'s dtype and shape (the forward's own is reused)."""
     cupy = cp()
     if not isinstance(S, cupy.ndarray):
         raise TypeError(f"{where}: {name} must be a cupy.ndarray, got {type(S).__name__}")
     if S.shape != like.shape:
         raise ValueError(f"{where}: {name} has shape {S.shape}, expected {like.shape}")
-    return cupy.ascontiguousarray(S, dtype=np.uint8)
+    return cupy.ascontiguousarray(S, dtype=like.dtype)
+
+
+def forward_outputs(X):
+    """``(S, M, bad)`` for a forward kernel: float spikes and membrane like ``X``, counts ``[N]``."""
+    cupy = cp()
+    T, N = X.shape
+    return (empty_out((T, N), X.dtype, cupy), empty_out((T, N), X.dtype, cupy),
+            cupy.zeros(N, dtype=np.uint32))
+
+
+def check_count(where: str, bad) -> None:
+    """Raise the non-finite-input error when the per-neuron counts ``bad`` sum to > 0."""
+    raise_if_nonfinite(where, int(bad.sum()))
 
 
 def typed(dtype, *values):

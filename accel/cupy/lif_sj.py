@@ -2,7 +2,7 @@
 
 Same names, signatures and results as :mod:`refsnn.kernels.lif_sj`::
 
-    lif_sj_forward(X, inv_tau, v_threshold, v_reset, reset, decay_input) -> (S uint8, H)
+    lif_sj_forward(X, inv_tau, v_threshold, v_reset, reset, decay_input) -> (S, H)
     lif_sj_backward(gS, gH, S, H, X, inv_tau, v_threshold, v_reset, reset, decay_input,
                     sg_kind, sg_a, sg_b, detach_reset, grad_inv_tau) -> (dX, d_inv_tau)
 
@@ -11,7 +11,7 @@ With ``k = 1/τ``, ``V_r = V_reset`` (hard) or 0 (soft), ``V[0] = V_r``::
     decay_input:  H[t] = V[t-1] + (X[t] − (V[t-1] − V_r))·k
     otherwise:    H[t] = V[t-1] − (V[t-1] − V_r)·k + X[t]
     S[t] = [H[t] − V_th ≥ 0]     (non-strict, as SpikingJelly)
-    hard (reset=1): V[t] = V_reset if S[t] else H[t];   soft (reset=0): V[t] = H[t] − V_th·S[t]
+    hard: V[t] = V_reset if S[t] else H[t];   soft: V[t] = H[t] − V_th·S[t]
 
 BPTT (``δV[t] = (1 − k)·δH[t+1]``, ``g[t] = σ'(H[t] − V_th)``)::
 
@@ -30,51 +30,64 @@ the Numba kernel's, so ``d_inv_tau`` agrees to rounding, not bit for bit;
 >>> import cupy as cp                                                       # doctest: +SKIP
 >>> S, H = lif_sj_forward(cp.full((3, 1), 1.5, cp.float32), 0.5, 1.0, 0.0, 1, True)  # doctest: +SKIP
 >>> S.ravel().tolist(), [round(v, 3) for v in H.ravel().tolist()]           # doctest: +SKIP
-([0, 1, 0], [0.75, 1.125, 0.75])
+([0.0, 1.0, 0.0], [0.75, 1.125, 0.75])
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from accel.cupy._core import check_input, cp, declare, grad_arg, launch, spikes_arg, typed
-from refsnn.kernels._common import RESET_HARD, check_reset
+from accel.cupy._core import (
+    check_count,
+    check_input,
+    cp,
+    declare,
+    forward_outputs,
+    grad_arg,
+    launch,
+    spikes_arg,
+    typed,
+)
+from refsnn.kernels._common import HARD, check_reset, empty_out
 from refsnn.kernels.surrogate import check_kind, sg_constants
 
 SOURCE = r"""
 // Forward: one thread per neuron; v is V[t-1], starting at the reset potential vr.
 template <typename F>
-__global__ void lif_sj_forward(const F* X, unsigned char* S, F* H, long long T, long long N,
-                               F k, F vth, F v_reset, F vr, int reset, int decay_input) {
+__global__ void lif_sj_forward(const F* X, F* S, F* H, unsigned int* bad, long long T,
+                               long long N, F k, F vth, F v_reset, F vr, int reset,
+                               int decay_input) {
     long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
+    const F one = F(1), zero = F(0);
+    unsigned int nonfinite = 0;
     F v = vr;
     for (long long t = 0; t < T; ++t) {
         long long i = t * N + n;
-        F h = decay_input ? v + (X[i] - (v - vr)) * k : v - (v - vr) * k + X[i];
-        bool fire = h >= vth;
+        F x = X[i];
+        nonfinite += rs_nonfinite(x);
+        F h = decay_input ? v + (x - (v - vr)) * k : v - (v - vr) * k + x;
+        F s = (h >= vth) ? one : zero;             // SpikingJelly: H - V_th >= 0
         H[i] = h;
-        S[i] = fire;
-        if (reset == 1) {
-            v = fire ? v_reset : h;
-        } else {
-            v = fire ? h - vth : h;
-        }
+        S[i] = s;
+        v = rs_reset<F>(h, s, vth, v_reset, reset);
     }
+    bad[n] = nonfinite;
 }
 
 // BPTT: one thread per neuron, t = T-1..0; d carries deltaH[t+1].  With grad_k, the
 // neuron's share of dL/dk is accumulated in double and written to partial[n].
 template <typename F>
 __global__ void lif_sj_backward(const F* gS, int has_gS, const F* gH, int has_gH,
-                                const unsigned char* S, const F* H, const F* X, F* dX,
+                                const F* S, const F* H, const F* X, F* dX,
                                 double* partial, long long T, long long N, F k, F omk, F vth,
                                 F v_reset, F vr, int reset, int decay_input, int kind, F c0, F c1,
                                 const F* table, int detach, int grad_k) {
     long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
     const F one = F(1), zero = F(0);
-    long long last = (kind == 5) ? last_spike_before(S, T - 1, N, n) : -1;
+    const bool spike_time = kind == RS_SG_SPIKE_TIME;
+    long long last = spike_time ? last_spike_before(S, T - 1, N, n) : -RS_FIRST_SPIKE_LAG;
     F d = zero;
     double acc = 0.0;
     for (long long i = T - 1; i >= 0; --i) {
@@ -83,17 +96,15 @@ __global__ void lif_sj_backward(const F* gS, int has_gS, const F* gH, int has_gH
         F g = sg_eval<F>(kind, c0, c1, h - vth, i - last, table);
         F dv = omk * d;
         F ch, cs;
-        if (reset == 1) {
+        if (reset == RS_RESET_HARD) {
             ch = (h >= vth) ? zero : one;
             cs = v_reset - h;
         } else {
             ch = one;
             cs = -vth;
         }
-        F inner = has_gS ? gS[idx] : zero;
-        if (!detach) inner = inner + dv * cs;
-        F delta = g * inner + dv * ch;
-        if (has_gH) delta = gH[idx] + delta;
+        F delta = bptt_delta<F>(has_gH ? gH[idx] : zero, g, has_gS ? gS[idx] : zero, dv, cs, ch,
+                                detach);
         d = delta;
         dX[idx] = decay_input ? k * delta : delta;
         if (grad_k) {
@@ -102,13 +113,13 @@ __global__ void lif_sj_backward(const F* gS, int has_gS, const F* gH, int has_gH
                 vp = vr;
             } else {
                 F hp = H[idx - N];
-                if (reset == 1) vp = (hp >= vth) ? v_reset : hp;
+                if (reset == RS_RESET_HARD) vp = (hp >= vth) ? v_reset : hp;
                 else vp = (hp >= vth) ? hp - vth : hp;
             }
             F term = decay_input ? d * (X[idx] - (vp - vr)) : d * (-(vp - vr));
             acc += (double)term;
         }
-        if (kind == 5 && i > 0 && last == i - 1) last = last_spike_before(S, i - 1, N, n);
+        if (spike_time && i > 0 && last == i - 1) last = last_spike_before(S, i - 1, N, n);
     }
     if (grad_k) partial[n] = acc;
 }
@@ -118,23 +129,23 @@ CUDA = declare("lif_sj", SOURCE, ["lif_sj_forward", "lif_sj_backward"])
 
 
 def _reset_potential(v_reset, reset):
-    return v_reset if reset == RESET_HARD else 0.0
+    return v_reset if reset == HARD else 0.0
 
 
 def lif_sj_forward(X, inv_tau, v_threshold, v_reset, reset, decay_input):
-    """Fused forward on the GPU: ``(S uint8 [T,N], H [T,N])`` (see module docstring)."""
+    """Fused forward on the GPU: ``(S [T,N], H [T,N])`` in X's dtype (see module docstring)."""
     where = "lif_sj_forward"
     check_input(where, X)
     reset = check_reset(where, reset)
-    cupy = cp()
     T, N = X.shape
-    S = cupy.empty((T, N), dtype=np.uint8)
-    H = cupy.empty_like(X)
+    S, H, bad = forward_outputs(X)
     k, vth, v_r, vr = typed(X.dtype, inv_tau, v_threshold, v_reset, _reset_potential(v_reset, reset))
     fn = CUDA.function("lif_sj_forward", X.dtype)
-    args = (X, S, H, np.int64(T), np.int64(N), k, vth, v_r, vr, np.int32(reset),
+    args = (X, S, H, bad, np.int64(T), np.int64(N), k, vth, v_r, vr, np.int32(reset),
             np.int32(bool(decay_input)))
-    launch(where, fn, N, args, {"X": (X, X.dtype), "S": (S, np.uint8), "H": (H, X.dtype)})
+    launch(where, fn, N, args, {"X": (X, X.dtype), "S": (S, X.dtype), "H": (H, X.dtype),
+                                "bad": (bad, np.uint32)})
+    check_count(where, bad)
     return S, H
 
 
@@ -161,13 +172,13 @@ def lif_sj_backward(gS, gH, S, H, X, inv_tau, v_threshold, v_reset, reset, decay
     table = cupy.asarray(table)
     k, omk, vth, v_r, vr = typed(H.dtype, inv_tau, 1 - inv_tau, v_threshold, v_reset,
                                  _reset_potential(v_reset, reset))
-    dX = cupy.empty_like(H)
+    dX = empty_out((T, N), H.dtype, cupy)
     partial = cupy.zeros(N if grad_k else 1, dtype=np.float64)
     fn = CUDA.function("lif_sj_backward", H.dtype)
     args = (gS_, np.int32(has_gS), gH_, np.int32(has_gH), S_, H, X_, dX, partial, np.int64(T),
             np.int64(N), k, omk, vth, v_r, vr, np.int32(reset), np.int32(bool(decay_input)),
             np.int32(kind), c0, c1, table, np.int32(bool(detach_reset)), np.int32(grad_k))
-    launch(where, fn, N, args, {"gS": (gS_, H.dtype), "gH": (gH_, H.dtype), "S": (S_, np.uint8),
+    launch(where, fn, N, args, {"gS": (gS_, H.dtype), "gH": (gH_, H.dtype), "S": (S_, H.dtype),
                                 "H": (H, H.dtype), "X": (X_, H.dtype), "dX": (dX, H.dtype),
                                 "partial": (partial, np.float64), "table": (table, H.dtype)})
     return dX, (float(partial.sum()) if grad_k else 0.0)

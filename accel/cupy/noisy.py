@@ -24,21 +24,33 @@ from ``double(H)`` with the two-branch sigmoid, the Bernoulli test is
 FMA contraction.  CUDA's double ``exp`` and the host's may differ by one ulp,
 so a spike can only differ where ``|u − p|`` is below ~1e-16.
 
-``S`` is uint8 in modes 0/1 and X's dtype in mode 2; the kernels take both a
-``uint8*`` and an ``F*`` spike buffer and use the one the mode (forward) or
-``S``'s dtype (backward) selects.  Launch: one thread per neuron, see
-:mod:`accel.cupy._core`.
+``S`` is in X's dtype in every mode (0/1, or ``p`` in mode 2); the forward
+counts non-finite ``X`` in its pass and raises on any.  Launch: one thread
+per neuron, see :mod:`accel.cupy._core`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from accel.cupy._core import check_input, cp, declare, grad_arg, launch, typed
-from refsnn.kernels._common import check_reset
+from accel.cupy._core import (
+    check_count,
+    check_input,
+    cp,
+    declare,
+    forward_outputs,
+    grad_arg,
+    launch,
+    spikes_arg,
+    typed,
+)
+from refsnn.kernels._common import check_reset, empty_out
 from refsnn.kernels.noisy import MODE_BERNOULLI, MODE_EXPECTATION, _check_mode, _check_t_noise
 
-SOURCE = r"""
+SOURCE = f"""
+#define RS_NOISY_BERNOULLI {MODE_BERNOULLI}
+#define RS_NOISY_EXPECTATION {MODE_EXPECTATION}
+""" + r"""
 // sigma(z) in double, the two-branch stable form of the reference.
 __device__ __forceinline__ double sigmoid64(double z) {
     if (z >= 0.0) return 1.0 / (1.0 + exp(-z));
@@ -46,49 +58,44 @@ __device__ __forceinline__ double sigmoid64(double z) {
     return e / (1.0 + e);
 }
 
-// Forward: one thread per neuron.  mode 0/1 write S8 (uint8), mode 2 writes Sf (F).
+// Forward: one thread per neuron; S holds 0/1 (modes 0, 1) or p (mode 2) in F.
 template <typename F>
-__global__ void noisy_lif_forward(const F* X, const F* U, unsigned char* S8, F* Sf, F* H,
+__global__ void noisy_lif_forward(const F* X, const F* U, F* S, F* H, unsigned int* bad,
                                   long long T, long long N, F lam, F theta, double t_noise,
                                   int reset, F v_reset, int mode) {
     long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
-    const F one = F(1);
+    const F one = F(1), zero = F(0);
     const double th64 = (double)theta;
-    F v = F(0);
+    unsigned int nonfinite = 0;
+    F v = zero;
     for (long long t = 0; t < T; ++t) {
         long long i = t * N + n;
-        F h = lam * v + X[i];
+        F x = X[i];
+        nonfinite += rs_nonfinite(x);
+        F h = lam * v + x;
         H[i] = h;
         F s;
-        if (mode == 0) {
-            s = (h > theta) ? one : F(0);
-            S8[i] = (unsigned char)(h > theta);
-        } else {
+        if (mode == RS_NOISY_BERNOULLI) {
             double p = sigmoid64(((double)h - th64) / t_noise);
-            if (mode == 1) {
-                bool fire = (double)U[i] < p;
-                S8[i] = (unsigned char)fire;
-                s = fire ? one : F(0);
-            } else {
-                s = (F)p;
-                Sf[i] = s;
-            }
-        }
-        if (reset == 0) {
-            v = h - theta * s;
+            s = ((double)U[i] < p) ? one : zero;
+        } else if (mode == RS_NOISY_EXPECTATION) {
+            s = (F)sigmoid64(((double)h - th64) / t_noise);
         } else {
-            v = (one - s) * h + s * v_reset;
+            s = (h > theta) ? one : zero;
         }
+        S[i] = s;
+        v = rs_reset<F>(h, s, theta, v_reset, reset);
     }
+    bad[n] = nonfinite;
 }
 
-// BPTT: one thread per neuron, t = T-1..0.  s_float selects Sf (F spikes) over S8 (uint8).
+// BPTT: one thread per neuron, t = T-1..0.
 template <typename F>
 __global__ void noisy_lif_backward(const F* gS, int has_gS, const F* gH, int has_gH,
-                                   const unsigned char* S8, const F* Sf, int s_float, const F* H,
-                                   F* dX, long long T, long long N, F lam, F theta, double t_noise,
-                                   int reset, F v_reset, int detach) {
+                                   const F* S, const F* H, F* dX, long long T, long long N,
+                                   F lam, F theta, double t_noise, int reset, F v_reset,
+                                   int detach) {
     long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
     const F one = F(1), zero = F(0);
@@ -101,18 +108,15 @@ __global__ void noisy_lif_backward(const F* gS, int has_gS, const F* gH, int has
         F g = (F)(p * (1.0 - p) / t_noise);
         F dv = lam * d;
         F ch, cs;
-        if (reset == 0) {
+        if (reset == RS_RESET_SOFT) {
             ch = one;
             cs = -theta;
         } else {
-            F s = s_float ? Sf[k] : (F)S8[k];
-            ch = one - s;
+            ch = one - S[k];
             cs = v_reset - h;
         }
-        F inner = has_gS ? gS[k] : zero;
-        if (!detach) inner = inner + dv * cs;
-        F delta = g * inner + dv * ch;
-        if (has_gH) delta = gH[k] + delta;
+        F delta = bptt_delta<F>(has_gH ? gH[k] : zero, g, has_gS ? gS[k] : zero, dv, cs, ch,
+                                detach);
         d = delta;
         dX[k] = delta;
     }
@@ -137,28 +141,22 @@ def _uniforms(where: str, U, X, mode: int):
 
 
 def noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode):
-    """Fused forward on the GPU: ``(S, H)`` (see module docstring)."""
+    """Fused forward on the GPU: ``(S, H)`` in X's dtype (see module docstring)."""
     where = "noisy_lif_forward"
     check_input(where, X)
     reset = check_reset(where, reset)
     mode = _check_mode(where, mode)
     tn = _check_t_noise(where, t_noise)
     U_ = _uniforms(where, U, X, mode)
-    cupy = cp()
     T, N = X.shape
-    H = cupy.empty_like(X)
-    if mode == MODE_EXPECTATION:
-        S = cupy.empty_like(X)
-        S8, Sf = cupy.zeros(1, dtype=np.uint8), S
-    else:
-        S = cupy.empty((T, N), dtype=np.uint8)
-        S8, Sf = S, cupy.zeros(1, dtype=X.dtype)
+    S, H, bad = forward_outputs(X)
     lam_, th, vr = typed(X.dtype, lam, theta, v_reset)
     fn = CUDA.function("noisy_lif_forward", X.dtype)
-    args = (X, U_, S8, Sf, H, np.int64(T), np.int64(N), lam_, th, np.float64(tn), np.int32(reset),
-            vr, np.int32(mode))
-    launch(where, fn, N, args, {"X": (X, X.dtype), "U": (U_, X.dtype), "S8": (S8, np.uint8),
-                                "Sf": (Sf, X.dtype), "H": (H, X.dtype)})
+    args = (X, U_, S, H, bad, np.int64(T), np.int64(N), lam_, th, np.float64(tn),
+            np.int32(reset), vr, np.int32(mode))
+    launch(where, fn, N, args, {"X": (X, X.dtype), "U": (U_, X.dtype), "S": (S, X.dtype),
+                                "H": (H, X.dtype), "bad": (bad, np.uint32)})
+    check_count(where, bad)
     return S, H
 
 
@@ -170,24 +168,16 @@ def noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach
     tn = _check_t_noise(where, t_noise)
     gS_, has_gS = grad_arg(where, "gS", gS, H)
     gH_, has_gH = grad_arg(where, "gH", gH, H)
+    S_ = spikes_arg(where, S, H)
     cupy = cp()
-    if not isinstance(S, cupy.ndarray) or S.shape != H.shape:
-        raise ValueError(f"{where}: S must be a cupy.ndarray of shape {H.shape}, "
-                         f"got {getattr(S, 'shape', type(S).__name__)}")
-    s_float = S.dtype != np.uint8
-    if s_float:
-        Sf, S8 = cupy.ascontiguousarray(S, dtype=H.dtype), cupy.zeros(1, dtype=np.uint8)
-    else:
-        S8, Sf = cupy.ascontiguousarray(S), cupy.zeros(1, dtype=H.dtype)
     T, N = H.shape
     lam_, th, vr = typed(H.dtype, lam, theta, v_reset)
-    dX = cupy.empty_like(H)
+    dX = empty_out((T, N), H.dtype, cupy)
     fn = CUDA.function("noisy_lif_backward", H.dtype)
-    args = (gS_, np.int32(has_gS), gH_, np.int32(has_gH), S8, Sf, np.int32(s_float), H, dX,
-            np.int64(T), np.int64(N), lam_, th, np.float64(tn), np.int32(reset), vr,
-            np.int32(bool(detach_reset)))
-    launch(where, fn, N, args, {"gS": (gS_, H.dtype), "gH": (gH_, H.dtype), "S8": (S8, np.uint8),
-                                "Sf": (Sf, H.dtype), "H": (H, H.dtype), "dX": (dX, H.dtype)})
+    args = (gS_, np.int32(has_gS), gH_, np.int32(has_gH), S_, H, dX, np.int64(T), np.int64(N),
+            lam_, th, np.float64(tn), np.int32(reset), vr, np.int32(bool(detach_reset)))
+    launch(where, fn, N, args, {"gS": (gS_, H.dtype), "gH": (gH_, H.dtype), "S": (S_, H.dtype),
+                                "H": (H, H.dtype), "dX": (dX, H.dtype)})
     return dX
 
 

@@ -5,7 +5,7 @@ Every primitive is one :class:`Function` subclass with ``forward`` and
 points (``add``, ``matmul``, ``conv2d``, ...).
 """
 
-from refsnn.autograd.function import Function, check_finite, unbroadcast
+from refsnn.autograd.function import Function, unbroadcast
 from refsnn.autograd.grad_mode import enable_grad, is_enabled, no_grad
 from refsnn.autograd.ops_basic import add, div, matmul, mul, neg, pow, sub
 from refsnn.autograd.ops_conv import (
@@ -30,6 +30,7 @@ from refsnn.autograd.ops_loss import cross_entropy, dropout, log_softmax, mse_lo
 from refsnn.autograd.ops_norm import batch_norm
 from refsnn.autograd.ops_shape import concat, getitem, permute, reshape, stack, transpose
 from refsnn.autograd.tensor import Tensor
+from refsnn.validation import check_finite  # one validation module (argument order where, name, array)
 
 __all__ = [
     "Function", "Tensor", "no_grad", "enable_grad", "is_enabled", "unbroadcast", "check_finite",

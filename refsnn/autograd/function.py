@@ -26,8 +26,6 @@ Example (a primitive, complete)::
 
 from __future__ import annotations
 
-import numpy as np
-
 from refsnn.autograd import grad_mode
 from refsnn.backend import xp_of
 
@@ -86,16 +84,3 @@ def unbroadcast(grad, shape: tuple):
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
-
-
-def check_finite(name: str, array, where: str) -> None:
-    """Raise ``ValueError`` naming ``name`` and ``where`` if ``array`` holds NaN or inf."""
-    xp = np if isinstance(array, (np.ndarray, np.generic, float, int)) else None
-    if xp is None:
-        from refsnn.backend import xp_of
-
-        xp = xp_of(array)
-    if not bool(xp.isfinite(array).all()):
-        n_nan = int(xp.isnan(array).sum())
-        n_inf = int(xp.isinf(array).sum())
-        raise ValueError(f"{where}: {name} contains {n_nan} NaN and {n_inf} inf values")

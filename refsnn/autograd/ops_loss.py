@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from refsnn.autograd.function import Function, check_finite
+from refsnn.autograd.function import Function
 from refsnn.autograd.tensor import Tensor
 from refsnn.backend import xp_of
+from refsnn.validation import check_finite
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -191,7 +192,7 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Tensor:
             f"cross_entropy: labels must have shape ({x.shape[0]},) to match logits "
             f"{tuple(x.shape)}, got {tuple(y.shape)}"
         )
-    check_finite("logits", x, "cross_entropy")
+    check_finite("cross_entropy", "logits", x)
     if y.size:
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= x.shape[1]:
@@ -225,8 +226,8 @@ def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
         raise ValueError(
             f"mse_loss: pred shape {tuple(p.shape)} != target shape {tuple(t.shape)}"
         )
-    check_finite("pred", p, "mse_loss")
-    check_finite("target", t, "mse_loss")
+    check_finite("mse_loss", "pred", p)
+    check_finite("mse_loss", "target", t)
     return MSELoss.apply(pred, target, reduction)
 
 

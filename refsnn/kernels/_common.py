@@ -1,9 +1,11 @@
-"""Shared pieces of the fused neuron kernels: argument checks, typed scalars, blocking.
+"""Shared pieces of the fused neuron kernels: argument checks, typed scalars, blocking, outputs.
 
 Layout.  Every neuron kernel works on C-contiguous 2-D arrays ``[T, N]``
 (time first; the layer flattens ``[T, B, ...]`` to ``[T, B·prod(...)]``) of
-float32 or float64, and returns spikes as ``uint8 [T, N]`` and floats in the
-input dtype.
+float32 or float64.  Forward kernels return spikes as 0/1 floats in the input
+dtype — the very array the layer hands on and BPTT reads back, so no
+conversion pass — and count the non-finite inputs in the same pass
+(:func:`raise_if_nonfinite`).  Every output buffer comes from :func:`empty_out`.
 
 Parallel shape.  A Numba kernel splits the N neurons into blocks of
 ``BLOCK`` contiguous neurons and runs the blocks in ``prange``; inside a block
@@ -18,7 +20,8 @@ float64.  To make kernel and twin compute the very same float32 operations,
 the Python wrappers cast every scalar to the array dtype (:func:`typed`)
 before calling the compiled function.
 
-Mode codes (all kernels): ``reset`` 0 = subtract / soft, 1 = zero / hard.
+Mode codes: :class:`refsnn.kernels.codes.Reset` (``SOFT`` 0, ``HARD`` 1).
+Numba code compares against the module-level ints ``SOFT`` / ``HARD`` below.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from refsnn import blas, memory
+from refsnn.kernels.codes import FIRST_SPIKE_LAG, Reset, reset_code
+from refsnn.validation import nonfinite_error
+
 BLOCK = 2048
-RESET_SUBTRACT = 0  # form 1 "subtract", forms 2/4 "soft"
-RESET_ZERO = 1  # form 1 "zero", forms 2/4 "hard"
-RESET_SOFT = RESET_SUBTRACT
-RESET_HARD = RESET_ZERO
+SOFT = int(Reset.SOFT)
+HARD = int(Reset.HARD)
 
 
 def check_input(where: str, X) -> None:
@@ -48,10 +53,49 @@ def check_input(where: str, X) -> None:
 
 
 def check_reset(where: str, reset) -> int:
-    """``reset`` must be 0 (subtract/soft) or 1 (zero/hard); bools are accepted."""
-    if isinstance(reset, (bool, np.bool_)) or reset in (0, 1):
-        return int(reset)
-    raise ValueError(f"{where}: reset code must be 0 (subtract/soft) or 1 (zero/hard), got {reset!r}")
+    """``reset`` as its int code (see :func:`refsnn.kernels.codes.reset_code`)."""
+    return int(reset_code(where, reset))
+
+
+def n_blocks(N: int) -> int:
+    """Number of ``BLOCK``-neuron blocks covering ``N`` neurons (one ``prange`` item each)."""
+    return (N + BLOCK - 1) // BLOCK
+
+
+def empty_out(shape, dtype, xp=np):
+    """An uninitialised output buffer — the one allocation point of every kernel output.
+
+    ``xp`` is the array module (``numpy``, or ``cupy`` for the accel kernels).  On
+    NumPy the buffer comes from the workspace pool (:func:`refsnn.memory.empty`:
+    reused once nothing references it, so a training step does not page-fault
+    fresh memory for its big ``[T, N]`` outputs every time).
+    """
+    if xp is np:
+        return memory.empty(shape, dtype)
+    return xp.empty(shape, dtype=dtype)
+
+
+def forward_done(where: str, count) -> None:
+    """Close a Numba forward kernel's run: apply the BLAS thread limit once
+    (:func:`refsnn.blas.engage` — after the first kernel run, which loads the BLAS
+    library it must see), then raise if the kernel counted non-finite inputs."""
+    blas.engage()
+    raise_if_nonfinite(where, count)
+
+
+def raise_if_nonfinite(where: str, count) -> None:
+    """Raise the non-finite-input error when a forward kernel counted ``count > 0`` bad entries."""
+    count = int(count)
+    if count:
+        raise nonfinite_error(where, "X", count)
+
+
+def spikes_arg(where: str, S, like: np.ndarray) -> np.ndarray:
+    """Spikes as a C-contiguous array in ``like``'s dtype and shape (the forward's own is reused)."""
+    if not isinstance(S, np.ndarray) or S.shape != like.shape:
+        raise ValueError(f"{where}: S must be an array of shape {like.shape}, "
+                         f"got {getattr(S, 'shape', type(S).__name__)}")
+    return np.ascontiguousarray(S, dtype=like.dtype)
 
 
 def grad_arg(where: str, name: str, g, like: np.ndarray):
@@ -71,47 +115,86 @@ def typed(dtype, *values):
     return tuple(t(v) for v in values)
 
 
-def as_uint8(S: np.ndarray) -> np.ndarray:
-    """Spikes as C-contiguous uint8 (the twin may get bool/float spikes)."""
-    return np.ascontiguousarray(S, dtype=np.uint8)
+# ------------------------------------------------------------ the shared reset
+#
+# Forms 2, 4 and 5 (and form 3, which is form 2) carry on, after the charge H and the spikes S
+# (0/1, or a float in smooth / expectation modes):
+#
+#     soft (Reset.SOFT): V = H − θ·S          hard (Reset.HARD): V = (1 − S)·H + S·V_reset
+#
+# once per language: :func:`reset_membrane` (NumPy twins and the autograd single-step paths —
+# plain arithmetic, so it works on arrays and Tensors), :func:`reset_nb` (Numba), ``rs_reset``
+# (CUDA prelude).  For 0/1 spikes and finite H these equal the select form bit for bit.
 
 
-@njit(parallel=True, cache=True)
-def _u8_to_float(S, out):
-    flat_s = S.reshape(-1)
-    flat_o = out.reshape(-1)
-    n = flat_s.size
-    nblk = (n + 65535) // 65536
-    for b in prange(nblk):
-        for i in range(b * 65536, min(n, (b + 1) * 65536)):
-            flat_o[i] = flat_s[i]
+def reset_membrane(h, s, theta, v_reset, reset):
+    """``V`` after a step: ``h − θ·s`` (soft) or ``(1 − s)·h + s·v_reset`` (hard)."""
+    if reset == SOFT:
+        return h - theta * s
+    return (1 - s) * h + s * v_reset
 
 
-def spikes_to_float(S: np.ndarray, dtype) -> np.ndarray:
-    """``S.astype(dtype)`` for a C-contiguous uint8 array, in parallel (same values)."""
-    out = np.empty(S.shape, dtype=dtype)
-    if S.size:
-        _u8_to_float(np.ascontiguousarray(S), out)
-    return out
+@njit(cache=True, inline="always")
+def reset_nb(h, s, theta, v_reset, reset, one):
+    """:func:`reset_membrane` for the Numba kernels (``one`` typed like ``h``)."""
+    if reset == SOFT:
+        return h - theta * s
+    return (one - s) * h + s * v_reset
+
+
+# --------------------------------------------------------- the shared BPTT recurrence
+#
+# Forms 1, 2, 4 and 5 share one backward recurrence per neuron, over t = T..1:
+#
+#     δ[t] = gM[t] + g[t]·(gS[t] + [not detach]·δ′·cs[t]) + δ′·cu[t]
+#
+# g = σ'(M[t] − θ) the surrogate, gM / gS the upstream gradients of the membrane and the
+# spikes, δ′ the gradient arriving from step t+1 through the carried membrane (form 1: δ[t+1];
+# forms 2, 4, 5: δV[t] = (leak)·δ[t+1]), cu = ∂(carried membrane)/∂M[t] and cs =
+# ∂(carried membrane)/∂S[t], both per form.  It is written once per language: the NumPy
+# twin step below, the Numba scalar :func:`bptt_delta`, and ``bptt_delta`` in the CUDA prelude.
+
+
+def bptt_twin_step(gM_t, g, gS_t, dn, cs, cu, detach: bool):
+    """One row of the recurrence (NumPy twins): ``gM + g·(gS + [¬detach]·δ′·cs) + δ′·cu``.
+
+    ``gM_t`` / ``gS_t`` may be ``None`` (zero).
+    """
+    inner = gS_t if gS_t is not None else np.zeros_like(g)
+    if not detach:
+        inner = inner + dn * cs
+    d = g * inner + dn * cu
+    return d if gM_t is None else gM_t + d
+
+
+@njit(cache=True, inline="always")
+def bptt_delta(gm, g, gs, dn, cs, cu):
+    """One element of the recurrence (Numba kernels); ``cs`` already holds ``[¬detach]·cs``.
+
+    A detached reset passes ``cs = 0``: ``gs + δ′·0 == gs`` and an absent gradient is a zero
+    (``0 + x == x``), so this equals the twin bit for bit.
+    """
+    return gm + (g * (gs + dn * cs) + dn * cu)
 
 
 def steps_since_spike(S: np.ndarray) -> np.ndarray:
-    """``Δt[t, n]`` for the spike-time surrogate (NumPy definition, int64 ``[T, N]``).
+    """``Δt[i, n]`` for the spike-time surrogate (NumPy definition, int64 ``[T, N]``).
 
-    With 1-based steps ``t = 1..T``: ``Δt[t] = t − t_last`` where ``t_last`` is
-    the last step ``t' < t`` (strictly before ``t``) at which the neuron spiked,
-    and ``t_last = 0`` if it has not spiked yet — as if every neuron had spiked
-    at ``t = 0``.  So ``Δt ≥ 1`` always; ``Δt[1] = 1``.
+    With 0-based steps ``i = 0..T-1``: ``Δt[i] = i − last`` where ``last`` is
+    the last step ``i' < i`` (strictly before ``i``) at which the neuron
+    spiked, and ``last = −FIRST_SPIKE_LAG = −1000`` before its first spike —
+    so ``Δt = 1000`` at step 0 and the surrogate ``α·e^{−βΔt}`` is ≈ 0 until
+    the neuron has fired.
 
-    >>> steps_since_spike(np.array([[0], [1], [0], [0]], np.uint8)).ravel().tolist()
-    [1, 2, 1, 2]
+    >>> steps_since_spike(np.array([[0], [1], [0], [0]], np.float32)).ravel().tolist()
+    [1000, 1001, 1, 2]
     """
     T, N = S.shape
     dt = np.empty((T, N), dtype=np.int64)
-    last = np.zeros(N, dtype=np.int64)  # 1-based step of the last spike, 0 = none
+    last = np.full(N, -FIRST_SPIKE_LAG, dtype=np.int64)  # 0-based step of the last spike
     for i in range(T):
-        dt[i] = (i + 1) - last
-        last = np.where(S[i] != 0, i + 1, last)
+        dt[i] = i - last
+        last = np.where(S[i] != 0, i, last)
     return dt
 
 

@@ -3,8 +3,8 @@
 Equations (per neuron, ``t = 1..T``, ``U[0] = 0``, ``S[0] = 0``)::
 
     R[t] = Θ(U[t-1] − θ) = S[t-1]                 (the reset decided one step late)
-    subtract (reset=0):  U[t] = β·U[t-1] + X[t] − R[t]·θ
-    zero     (reset=1):  U[t] = β·(1 − R[t])·U[t-1] + X[t]
+    soft / subtract (Reset.SOFT):  U[t] = β·U[t-1] + X[t] − R[t]·θ
+    hard / zero     (Reset.HARD):  U[t] = β·(1 − R[t])·U[t-1] + X[t]
     S[t] = Θ(U[t] − θ)                             (Θ(x) = 1 if x > 0, strict)
 
 BPTT (``δ[t] = dL/dU[t]``, ``δ[T+1] = 0``, ``g[t] = σ'(U[t] − θ)`` the surrogate)::
@@ -16,20 +16,23 @@ BPTT (``δ[t] = dL/dU[t]``, ``δ[T+1] = 0``, ``g[t] = σ'(U[t] − θ)`` the sur
 
 Kernels (registered for the ``numpy`` backend; CuPy mirrors the signatures)::
 
-    lif_delayed_forward(X, beta, theta, reset) -> (S uint8 [T,N], U [T,N])
+    lif_delayed_forward(X, beta, theta, reset) -> (S [T,N], U [T,N])
     lif_delayed_backward(gS, gU, S, U, beta, theta, reset,
                          sg_kind, sg_a, sg_b, detach_reset) -> dX [T,N]
 
-``X``, ``U``, ``gS``, ``gU``, ``dX``: C-contiguous float32/float64 ``[T, N]``,
-one dtype throughout; ``gS``/``gU`` may be ``None`` (zero, never allocated);
-``reset`` 0 = subtract, 1 = zero; scalars are Python floats.  ``U`` is the
-membrane after charge and reset, the one compared with θ.
+``X``, ``S``, ``U``, ``gS``, ``gU``, ``dX``: C-contiguous float32/float64
+``[T, N]``, one dtype throughout (spikes are 0/1 floats); ``gS``/``gU`` may be
+``None`` (zero, never allocated); ``reset`` a :class:`~refsnn.kernels.codes.Reset`
+code (0 soft, 1 hard); scalars are Python floats.  ``U`` is the membrane
+after charge and reset, the one compared with θ.  The forward counts the
+non-finite entries of ``X`` in the same pass and raises ``ValueError`` with
+the count when there are any.
 
-Memory: BPTT keeps ``S`` (1 B) and ``U`` (4 B for float32) — 5 B per element.
-Traffic: forward reads X and writes S, U (9 B/element in float32); backward
-reads gS, U (and gU if given) and writes dX (12 B/element) — the Numba
-backward recomputes ``S = [U > θ]`` from ``U`` instead of reading ``S``
-(``S`` is read only by the spike-time surrogate for ``Δt``).
+Memory: BPTT keeps ``S`` and ``U`` (8 B per element in float32).  Traffic:
+forward reads X and writes S, U (12 B/element in float32); backward reads gS,
+U (and gU if given) and writes dX (12 B/element) — the Numba backward
+recomputes ``S = [U > θ]`` from ``U`` instead of reading ``S`` (``S`` is read
+only by the spike-time surrogate for ``Δt``).
 
 The NumPy twins (``*_twin``) are the readable definition, vectorised over N.
 ``lif_delayed_forward_twin(..., smooth=True, surrogate=(kind, a, b))``
@@ -48,15 +51,21 @@ from numba import njit, prange
 from refsnn.backend import register_kernel
 from refsnn.kernels._common import (
     BLOCK,
-    RESET_SUBTRACT,
-    as_uint8,
+    SOFT,
+    bptt_delta,
+    bptt_twin_step,
     check_input,
     check_reset,
+    empty_out,
+    forward_done,
     grad_arg,
+    n_blocks,
+    spikes_arg,
     steps_since_spike,
     typed,
 )
 from refsnn.kernels.surrogate import (
+    _SPIKE_TIME,
     SPIKE_TIME,
     block_dt,
     check_kind,
@@ -72,16 +81,16 @@ from refsnn.kernels.surrogate import (
 def lif_delayed_forward_twin(
     X, beta, theta, reset, *, smooth=False, surrogate=(0, 25.0, 0.0), detach_reset=True
 ):
-    """Readable forward: ``(S uint8, U)``, or ``(S float, U, R)`` when ``smooth``."""
+    """Readable forward: ``(S, U)``, or ``(S, U, R)`` when ``smooth`` (float spikes)."""
     T, N = X.shape
     kind, a, b = surrogate
     U = np.empty_like(X)
-    S = np.empty((T, N), dtype=X.dtype if smooth else np.uint8)
+    S = np.empty_like(X)
     R_used = np.empty_like(X) if smooth else None
     u = np.zeros(N, dtype=X.dtype)
     r = np.zeros(N, dtype=X.dtype)  # R[t]: the previous step's spike, drives this step's reset
     for t in range(T):
-        if reset == RESET_SUBTRACT:
+        if reset == SOFT:
             u = beta * u + X[t] - r * theta
         else:
             u = beta * (1 - r) * u + X[t]
@@ -108,16 +117,12 @@ def lif_delayed_backward_twin(
     d = np.zeros(N, dtype=U.dtype)  # δ[t+1]
     for t in reversed(range(T)):
         g = surrogate_grad(sg_kind, sg_a, sg_b, U[t] - theta, theta, None if dt is None else dt[t])
-        if reset == RESET_SUBTRACT:
+        if reset == SOFT:
             cu, cs = beta, -theta
         else:
             cu, cs = beta * (1 - R[t]), -beta * U[t]
-        inner = gS[t] if gS is not None else np.zeros(N, dtype=U.dtype)
-        if not detach_reset:
-            inner = inner + d * cs
-        d = g * inner + d * cu
-        if gU is not None:
-            d = gU[t] + d
+        d = bptt_twin_step(None if gU is None else gU[t], g, None if gS is None else gS[t],
+                           d, cs, cu, detach_reset)
         dX[t] = d
     return dX
 
@@ -126,32 +131,36 @@ def lif_delayed_backward_twin(
 
 
 @njit(parallel=True, cache=True)
-def _forward_nb(X, beta, theta, reset, S, U):
+def _forward_nb(X, beta, theta, reset, one, zero, S, U, bad):
     T, N = X.shape
     for blk in prange((N + BLOCK - 1) // BLOCK):
         n0 = blk * BLOCK
         m = min(N, n0 + BLOCK) - n0
         v = np.zeros(m, dtype=X.dtype)  # U[t-1] of the block's neurons
+        nonfinite = 0  # (x − x) ≠ 0 exactly when x is NaN or ±inf
         for t in range(T):
             x = X[t, n0:n0 + m]
             u_out = U[t, n0:n0 + m]
             s_out = S[t, n0:n0 + m]
-            if reset == 0:
+            if reset == SOFT:
                 for j in range(m):
+                    nonfinite += (x[j] - x[j]) != zero
                     up = v[j]
                     u = beta * up + x[j]
                     if up > theta:  # R[t] = S[t-1]
                         u = u - theta
                     u_out[j] = u
-                    s_out[j] = u > theta
+                    s_out[j] = one if u > theta else zero
                     v[j] = u
             else:
                 for j in range(m):
+                    nonfinite += (x[j] - x[j]) != zero
                     up = v[j]
                     u = x[j] if up > theta else beta * up + x[j]
                     u_out[j] = u
-                    s_out[j] = u > theta
+                    s_out[j] = one if u > theta else zero
                     v[j] = u
+        bad[blk] = nonfinite
 
 
 @njit(parallel=True, cache=True)
@@ -172,32 +181,32 @@ def _backward_nb(gS, has_gS, gU, has_gU, S, U, beta, theta, reset, kind, c0, c1,
         for i in range(T - 1, -1, -1):
             u = U[i, n0:n0 + m]
             out = dX[i, n0:n0 + m]
-            sg_row(kind, c0, c1, u, theta, dts[i if kind == 5 else 0], table, one, zero, g)
+            sg_row(kind, c0, c1, u, theta, dts[i if kind == _SPIKE_TIME else 0], table, one, zero, g)
             gs = gS[i, n0:n0 + m] if has_gS else zeros
             gu = gU[i, n0:n0 + m] if has_gU else zeros
-            if reset == 0:
+            if reset == SOFT:
                 for j in range(m):
-                    dn = d[j]
-                    delta = gu[j] + (g[j] * (gs[j] + dn * cs_sub) + dn * beta)
+                    delta = bptt_delta(gu[j], g[j], gs[j], d[j], cs_sub, beta)
                     d[j] = delta
                     out[j] = delta
             else:
                 for j in range(m):
-                    dn = d[j]
                     cu = zero if u[j] > theta else beta
-                    delta = gu[j] + (g[j] * (gs[j] + dn * (mbeta * u[j])) + dn * cu)
+                    delta = bptt_delta(gu[j], g[j], gs[j], d[j], mbeta * u[j], cu)
                     d[j] = delta
                     out[j] = delta
 
 
 def lif_delayed_forward(X, beta, theta, reset):
-    """Fused forward: ``(S uint8 [T,N], U [T,N])`` (see module docstring)."""
-    check_input("lif_delayed_forward", X)
-    reset = check_reset("lif_delayed_forward", reset)
-    S = np.empty(X.shape, dtype=np.uint8)
-    U = np.empty_like(X)
-    b, th = typed(X.dtype, beta, theta)
-    _forward_nb(X, b, th, reset, S, U)
+    """Fused forward: ``(S [T,N], U [T,N])`` in X's dtype (see module docstring)."""
+    where = "lif_delayed_forward"
+    check_input(where, X)
+    reset = check_reset(where, reset)
+    S, U = empty_out(X.shape, X.dtype), empty_out(X.shape, X.dtype)
+    bad = np.zeros(n_blocks(X.shape[1]), dtype=np.int64)
+    b, th, one, zero = typed(X.dtype, beta, theta, 1, 0)
+    _forward_nb(X, b, th, reset, one, zero, S, U, bad)
+    forward_done(where, bad.sum())
     return S, U
 
 
@@ -209,12 +218,11 @@ def lif_delayed_backward(gS, gU, S, U, beta, theta, reset, sg_kind, sg_a, sg_b, 
     kind = check_kind(where, sg_kind)
     gS_, has_gS = grad_arg(where, "gS", gS, U)
     gU_, has_gU = grad_arg(where, "gU", gU, U)
-    if S.shape != U.shape:
-        raise ValueError(f"{where}: S has shape {S.shape}, expected {U.shape}")
+    S_ = spikes_arg(where, S, U)
     c0, c1, table = sg_constants(kind, sg_a, sg_b, theta, U.shape[0], U.dtype)
     one, zero, b, th = typed(U.dtype, 1, 0, beta, theta)
-    dX = np.empty_like(U)
-    _backward_nb(gS_, has_gS, gU_, has_gU, as_uint8(S), U, b, th, reset, kind, c0, c1, table,
+    dX = empty_out(U.shape, U.dtype)
+    _backward_nb(gS_, has_gS, gU_, has_gU, S_, U, b, th, reset, kind, c0, c1, table,
                  bool(detach_reset), one, zero, dX)
     return dX
 

@@ -3,9 +3,9 @@
 Equations (per neuron, ``t = 1..T``, ``V[0] = 0``)::
 
     H[t] = λ·V[t-1] + X[t]                     (charge; λ = 1 is IF)
-    S[t] = Θ(H[t] − θ)                         (Θ(x) = 1 if x > 0, strict)
-    soft (reset=0): V[t] = H[t] − θ·S[t]
-    hard (reset=1): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
+    S[t] = [H[t] − θ ≥ 0]                      (Sharmin Eq. 3: fires on *reaching* θ)
+    soft (Reset.SOFT): V[t] = H[t] − θ·S[t]
+    hard (Reset.HARD): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
 
 BPTT (``δH[t] = dL/dH[t]``, ``δV[t] = λ·δH[t+1]``, ``δV[T] = 0``, ``g[t] = σ'(H[t] − θ)``)::
 
@@ -16,19 +16,21 @@ BPTT (``δH[t] = dL/dH[t]``, ``δV[t] = λ·δH[t+1]``, ``δV[T] = 0``, ``g[t] =
 
 Kernels (``numpy`` backend; CuPy mirrors the signatures)::
 
-    lif_immediate_forward(X, lam, theta, reset, v_reset) -> (S uint8 [T,N], H [T,N])
+    lif_immediate_forward(X, lam, theta, reset, v_reset) -> (S [T,N], H [T,N])
     lif_immediate_backward(gS, gH, S, H, lam, theta, reset, v_reset,
                            sg_kind, sg_a, sg_b, detach_reset) -> dX [T,N]
 
 The returned membrane is ``H``, the pre-reset potential that is compared with
 θ and at which the surrogate is evaluated; ``gH`` is the gradient with respect
 to it (``None`` = zero).  The post-reset ``V`` is a function of ``(H, S)``
-(formulas above) and is never stored.  ``reset`` 0 = soft, 1 = hard.
+(formulas above) and is never stored.  ``reset`` 0 = soft, 1 = hard.  Spikes
+are 0/1 floats in X's dtype; the forward counts non-finite ``X`` entries in
+its pass and raises ``ValueError`` with the count.
 
-Memory: BPTT keeps ``S`` (1 B) and ``H`` (4 B in float32) — 5 B per element.
-Traffic: forward 9 B/element (X in, S and H out), backward 12 B/element
-(gS, H in, dX out; ``S`` is recomputed as ``[H > θ]``, read only for the
-spike-time surrogate).
+Memory: BPTT keeps ``S`` and ``H`` — 8 B per element in float32.  Traffic:
+forward 12 B/element (X in, S and H out), backward 12 B/element (gS, H in, dX
+out; ``S`` is recomputed as ``[H ≥ θ]``, read only for the spike-time
+surrogate).
 
 Twins: ``lif_immediate_forward_twin(..., smooth=True, surrogate=(k, a, b),
 detach_reset=...)`` returns ``(S float, H, R)`` with ``R`` the spikes the
@@ -44,15 +46,23 @@ from numba import njit, prange
 from refsnn.backend import register_kernel
 from refsnn.kernels._common import (
     BLOCK,
-    RESET_SOFT,
-    as_uint8,
+    SOFT,
+    bptt_delta,
+    bptt_twin_step,
     check_input,
     check_reset,
+    empty_out,
+    forward_done,
     grad_arg,
+    n_blocks,
+    reset_membrane,
+    reset_nb,
+    spikes_arg,
     steps_since_spike,
     typed,
 )
 from refsnn.kernels.surrogate import (
+    _SPIKE_TIME,
     SPIKE_TIME,
     block_dt,
     check_kind,
@@ -68,17 +78,17 @@ from refsnn.kernels.surrogate import (
 def lif_immediate_forward_twin(
     X, lam, theta, reset, v_reset, *, smooth=False, surrogate=(4, 0.3, 0.0), detach_reset=True
 ):
-    """Readable forward: ``(S uint8, H)``, or ``(S float, H, R)`` when ``smooth``."""
+    """Readable forward: ``(S, H)``, or ``(S, H, R)`` when ``smooth`` (float spikes)."""
     T, N = X.shape
     kind, a, b = surrogate
     H = np.empty_like(X)
-    S = np.empty((T, N), dtype=X.dtype if smooth else np.uint8)
+    S = np.empty_like(X)
     R_used = np.empty_like(X) if smooth else None
     v = np.zeros(N, dtype=X.dtype)
     for t in range(T):
         h = lam * v + X[t]
         H[t] = h
-        fire = (h - theta > 0).astype(X.dtype)
+        fire = (h - theta >= 0).astype(X.dtype)
         if smooth:
             S[t] = surrogate_primitive(kind, a, b, h - theta, theta)
             r = fire if detach_reset else S[t]
@@ -86,10 +96,7 @@ def lif_immediate_forward_twin(
         else:
             S[t] = fire
             r = fire
-        if reset == RESET_SOFT:
-            v = h - theta * r
-        else:
-            v = (1 - r) * h + r * v_reset
+        v = reset_membrane(h, r, theta, v_reset, reset)
     return (S, H, R_used) if smooth else (S, H)
 
 
@@ -105,16 +112,12 @@ def lif_immediate_backward_twin(
     for t in reversed(range(T)):
         g = surrogate_grad(sg_kind, sg_a, sg_b, H[t] - theta, theta, None if dt is None else dt[t])
         dv = lam * d  # δV[t]
-        if reset == RESET_SOFT:
+        if reset == SOFT:
             ch, cs = 1, -theta
         else:
             ch, cs = 1 - R[t], v_reset - H[t]
-        inner = gS[t] if gS is not None else np.zeros(N, dtype=H.dtype)
-        if not detach_reset:
-            inner = inner + dv * cs
-        d = g * inner + dv * ch
-        if gH is not None:
-            d = gH[t] + d
+        d = bptt_twin_step(None if gH is None else gH[t], g, None if gS is None else gS[t],
+                           dv, cs, ch, detach_reset)
         dX[t] = d
     return dX
 
@@ -123,30 +126,25 @@ def lif_immediate_backward_twin(
 
 
 @njit(parallel=True, cache=True)
-def _forward_nb(X, lam, theta, reset, v_reset, S, H):
+def _forward_nb(X, lam, theta, reset, v_reset, one, zero, S, H, bad):
     T, N = X.shape
     for blk in prange((N + BLOCK - 1) // BLOCK):
         n0 = blk * BLOCK
         m = min(N, n0 + BLOCK) - n0
         v = np.zeros(m, dtype=X.dtype)  # V[t-1] (post-reset) of the block's neurons
+        nonfinite = 0  # (x − x) ≠ 0 exactly when x is NaN or ±inf
         for t in range(T):
             x = X[t, n0:n0 + m]
             h_out = H[t, n0:n0 + m]
             s_out = S[t, n0:n0 + m]
-            if reset == 0:
-                for j in range(m):
-                    h = lam * v[j] + x[j]
-                    fire = h > theta
-                    h_out[j] = h
-                    s_out[j] = fire
-                    v[j] = h - theta if fire else h
-            else:
-                for j in range(m):
-                    h = lam * v[j] + x[j]
-                    fire = h > theta
-                    h_out[j] = h
-                    s_out[j] = fire
-                    v[j] = v_reset if fire else h
+            for j in range(m):
+                nonfinite += (x[j] - x[j]) != zero
+                h = lam * v[j] + x[j]
+                s = one if h >= theta else zero  # Sharmin Eq. 3: fires on reaching θ
+                h_out[j] = h
+                s_out[j] = s
+                v[j] = reset_nb(h, s, theta, v_reset, reset, one)
+        bad[blk] = nonfinite
 
 
 @njit(parallel=True, cache=True)
@@ -165,33 +163,32 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, lam, theta, reset, v_reset, kind,
         for i in range(T - 1, -1, -1):
             h = H[i, n0:n0 + m]
             out = dX[i, n0:n0 + m]
-            sg_row(kind, c0, c1, h, theta, dts[i if kind == 5 else 0], table, one, zero, g)
+            sg_row(kind, c0, c1, h, theta, dts[i if kind == _SPIKE_TIME else 0], table, one, zero, g)
             gs = gS[i, n0:n0 + m] if has_gS else zeros
             gh = gH[i, n0:n0 + m] if has_gH else zeros
-            if reset == 0:
+            if reset == SOFT:
                 for j in range(m):
-                    dv = lam * d[j]  # δV[t]
-                    delta = gh[j] + (g[j] * (gs[j] + dv * cs_soft) + dv * one)
+                    delta = bptt_delta(gh[j], g[j], gs[j], lam * d[j], cs_soft, one)  # δ′ = δV[t]
                     d[j] = delta
                     out[j] = delta
             else:
                 for j in range(m):
-                    dv = lam * d[j]
-                    ch = zero if h[j] > theta else one
-                    cs = (v_reset - h[j]) * nd
-                    delta = gh[j] + (g[j] * (gs[j] + dv * cs) + dv * ch)
+                    ch = zero if h[j] >= theta else one
+                    delta = bptt_delta(gh[j], g[j], gs[j], lam * d[j], (v_reset - h[j]) * nd, ch)
                     d[j] = delta
                     out[j] = delta
 
 
 def lif_immediate_forward(X, lam, theta, reset, v_reset):
-    """Fused forward: ``(S uint8 [T,N], H [T,N])`` (see module docstring)."""
-    check_input("lif_immediate_forward", X)
-    reset = check_reset("lif_immediate_forward", reset)
-    S = np.empty(X.shape, dtype=np.uint8)
-    H = np.empty_like(X)
-    lam_, th, vr = typed(X.dtype, lam, theta, v_reset)
-    _forward_nb(X, lam_, th, reset, vr, S, H)
+    """Fused forward: ``(S [T,N], H [T,N])`` in X's dtype (see module docstring)."""
+    where = "lif_immediate_forward"
+    check_input(where, X)
+    reset = check_reset(where, reset)
+    S, H = empty_out(X.shape, X.dtype), empty_out(X.shape, X.dtype)
+    bad = np.zeros(n_blocks(X.shape[1]), dtype=np.int64)
+    lam_, th, vr, one, zero = typed(X.dtype, lam, theta, v_reset, 1, 0)
+    _forward_nb(X, lam_, th, reset, vr, one, zero, S, H, bad)
+    forward_done(where, bad.sum())
     return S, H
 
 
@@ -204,12 +201,11 @@ def lif_immediate_backward(gS, gH, S, H, lam, theta, reset, v_reset, sg_kind, sg
     kind = check_kind(where, sg_kind)
     gS_, has_gS = grad_arg(where, "gS", gS, H)
     gH_, has_gH = grad_arg(where, "gH", gH, H)
-    if S.shape != H.shape:
-        raise ValueError(f"{where}: S has shape {S.shape}, expected {H.shape}")
+    S_ = spikes_arg(where, S, H)
     c0, c1, table = sg_constants(kind, sg_a, sg_b, theta, H.shape[0], H.dtype)
     one, zero, lam_, th, vr = typed(H.dtype, 1, 0, lam, theta, v_reset)
-    dX = np.empty_like(H)
-    _backward_nb(gS_, has_gS, gH_, has_gH, as_uint8(S), H, lam_, th, reset, vr, kind, c0, c1,
+    dX = empty_out(H.shape, H.dtype)
+    _backward_nb(gS_, has_gS, gH_, has_gH, S_, H, lam_, th, reset, vr, kind, c0, c1,
                  table, bool(detach_reset), one, zero, dX)
     return dX
 

@@ -7,8 +7,8 @@ reset and ``V_r = 0`` for the soft reset, per neuron over ``t = 1..T``::
     decay_input=True:  H[t] = V[t-1] + (X[t] − (V[t-1] − V_r))·k
     decay_input=False: H[t] = V[t-1] − (V[t-1] − V_r)·k + X[t]
     S[t] = Θ(H[t] − V_th)        with Θ(x) = 1 if x ≥ 0 (non-strict, as SpikingJelly)
-    hard (reset=1): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
-    soft (reset=0): V[t] = H[t] − V_th·S[t]
+    hard (Reset.HARD): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
+    soft (Reset.SOFT): V[t] = H[t] − V_th·S[t]
 
 BPTT (``δV[t] = (1 − k)·δH[t+1]``, ``δV[T] = 0``, ``g[t] = σ'(H[t] − V_th)``)::
 
@@ -19,7 +19,7 @@ BPTT (``δV[t] = (1 − k)·δH[t+1]``, ``δV[T] = 0``, ``g[t] = σ'(H[t] − V_
 
 Kernels (``numpy`` backend; CuPy mirrors the signatures)::
 
-    lif_sj_forward(X, inv_tau, v_threshold, v_reset, reset, decay_input) -> (S uint8, H)
+    lif_sj_forward(X, inv_tau, v_threshold, v_reset, reset, decay_input) -> (S, H)
     lif_sj_backward(gS, gH, S, H, X, inv_tau, v_threshold, v_reset, reset, decay_input,
                     sg_kind, sg_a, sg_b, detach_reset, grad_inv_tau) -> (dX, d_inv_tau)
 
@@ -29,11 +29,12 @@ Kernels (``numpy`` backend; CuPy mirrors the signatures)::
 ``X`` is read by the backward only when ``grad_inv_tau`` and ``decay_input``
 (it may be ``None`` otherwise); ``d_inv_tau`` is a Python float (float64
 accumulation), 0.0 when not requested.  PLIF chains it to ``w`` through
-``dk/dw = k(1 − k)`` in autograd.
+``dk/dw = k(1 − k)`` in autograd.  Spikes are 0/1 floats in X's dtype; the
+forward counts non-finite ``X`` entries in its pass and raises on any.
 
-Memory: BPTT keeps ``S`` (1 B) and ``H`` (4 B in float32) plus a reference to
-the input ``X`` for PLIF.  Traffic: forward 9 B/element, backward 12 B/element
-(16 with the ``k`` gradient).
+Memory: BPTT keeps ``S`` and ``H`` (8 B per element in float32) plus a
+reference to the input ``X`` for PLIF.  Traffic: forward 12 B/element,
+backward 12 B/element (16 with the ``k`` gradient).
 """
 
 from __future__ import annotations
@@ -44,15 +45,23 @@ from numba import njit, prange
 from refsnn.backend import register_kernel
 from refsnn.kernels._common import (
     BLOCK,
-    RESET_HARD,
-    as_uint8,
+    HARD,
+    bptt_delta,
+    bptt_twin_step,
     check_input,
     check_reset,
+    empty_out,
+    forward_done,
     grad_arg,
+    n_blocks,
+    reset_membrane,
+    reset_nb,
+    spikes_arg,
     steps_since_spike,
     typed,
 )
 from refsnn.kernels.surrogate import (
+    _SPIKE_TIME,
     SPIKE_TIME,
     block_dt,
     check_kind,
@@ -66,19 +75,19 @@ from refsnn.kernels.surrogate import (
 
 
 def _reset_potential(v_reset, reset):
-    return v_reset if reset == RESET_HARD else 0.0
+    return v_reset if reset == HARD else 0.0
 
 
 def lif_sj_forward_twin(
     X, inv_tau, v_threshold, v_reset, reset, decay_input, *, smooth=False,
     surrogate=(2, 4.0, 0.0), detach_reset=False,
 ):
-    """Readable forward: ``(S uint8, H)``, or ``(S float, H, R)`` when ``smooth``."""
+    """Readable forward: ``(S, H)``, or ``(S, H, R)`` when ``smooth`` (float spikes)."""
     T, N = X.shape
     kind, a, b = surrogate
     k, vr = inv_tau, _reset_potential(v_reset, reset)
     H = np.empty_like(X)
-    S = np.empty((T, N), dtype=X.dtype if smooth else np.uint8)
+    S = np.empty_like(X)
     R_used = np.empty_like(X) if smooth else None
     v = np.full(N, vr, dtype=X.dtype)
     for t in range(T):
@@ -95,7 +104,7 @@ def lif_sj_forward_twin(
         else:
             S[t] = fire
             r = fire
-        v = (1 - r) * h + r * v_reset if reset == RESET_HARD else h - v_threshold * r
+        v = reset_membrane(h, r, v_threshold, v_reset, reset)
     return (S, H, R_used) if smooth else (S, H)
 
 
@@ -116,21 +125,17 @@ def lif_sj_backward_twin(
             sg_kind, sg_a, sg_b, H[t] - v_threshold, v_threshold, None if dt is None else dt[t]
         )
         dv = (1 - k) * d  # δV[t]
-        if reset == RESET_HARD:
+        if reset == HARD:
             ch, cs = 1 - R[t], v_reset - H[t]
         else:
             ch, cs = 1, -v_threshold
-        inner = gS[t] if gS is not None else np.zeros(N, dtype=H.dtype)
-        if not detach_reset:
-            inner = inner + dv * cs
-        d = g * inner + dv * ch
-        if gH is not None:
-            d = gH[t] + d
+        d = bptt_twin_step(None if gH is None else gH[t], g, None if gS is None else gS[t],
+                           dv, cs, ch, detach_reset)
         dX[t] = k * d if decay_input else d
         if grad_inv_tau:
             if t == 0:
                 v_prev = np.full(N, vr, dtype=H.dtype)
-            elif reset == RESET_HARD:
+            elif reset == HARD:
                 v_prev = (1 - R[t - 1]) * H[t - 1] + R[t - 1] * v_reset
             else:
                 v_prev = H[t - 1] - v_threshold * R[t - 1]
@@ -143,32 +148,30 @@ def lif_sj_backward_twin(
 
 
 @njit(parallel=True, cache=True)
-def _forward_nb(X, k, vth, v_reset, vr, reset, decay_input, S, H):
+def _forward_nb(X, k, vth, v_reset, vr, reset, decay_input, one, zero, S, H, bad):
     T, N = X.shape
     for blk in prange((N + BLOCK - 1) // BLOCK):
         n0 = blk * BLOCK
         m = min(N, n0 + BLOCK) - n0
         v = np.full(m, vr, dtype=X.dtype)  # V[t-1]
+        nonfinite = 0  # (x − x) ≠ 0 exactly when x is NaN or ±inf
         for t in range(T):
             x = X[t, n0:n0 + m]
             h = H[t, n0:n0 + m]
             s = S[t, n0:n0 + m]
             if decay_input:
                 for j in range(m):
+                    nonfinite += (x[j] - x[j]) != zero
                     h[j] = v[j] + (x[j] - (v[j] - vr)) * k
             else:
                 for j in range(m):
+                    nonfinite += (x[j] - x[j]) != zero
                     h[j] = v[j] - (v[j] - vr) * k + x[j]
-            if reset == 1:
-                for j in range(m):
-                    fire = h[j] >= vth
-                    s[j] = fire
-                    v[j] = v_reset if fire else h[j]
-            else:
-                for j in range(m):
-                    fire = h[j] >= vth
-                    s[j] = fire
-                    v[j] = h[j] - vth if fire else h[j]
+            for j in range(m):
+                sj = one if h[j] >= vth else zero  # SpikingJelly fires on H − V_th ≥ 0
+                s[j] = sj
+                v[j] = reset_nb(h[j], sj, vth, v_reset, reset, one)
+        bad[blk] = nonfinite
 
 
 @njit(parallel=True, cache=True)
@@ -189,21 +192,18 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, X, k, omk, vth, v_reset, vr, rese
         for i in range(T - 1, -1, -1):
             h = H[i, n0:n0 + m]
             out = dX[i, n0:n0 + m]
-            sg_row(kind, c0, c1, h, vth, dts[i if kind == 5 else 0], table, one, zero, g)
+            sg_row(kind, c0, c1, h, vth, dts[i if kind == _SPIKE_TIME else 0], table, one, zero, g)
             gs = gS[i, n0:n0 + m] if has_gS else zeros
             gh = gH[i, n0:n0 + m] if has_gH else zeros
-            if reset == 1:
+            if reset == HARD:
                 for j in range(m):
-                    dv = omk * d[j]  # δV[t]
                     ch = zero if h[j] >= vth else one
-                    cs = (v_reset - h[j]) * nd
-                    delta = gh[j] + (g[j] * (gs[j] + dv * cs) + dv * ch)
+                    delta = bptt_delta(gh[j], g[j], gs[j], omk * d[j], (v_reset - h[j]) * nd, ch)
                     d[j] = delta
                     out[j] = kx * delta
             else:
                 for j in range(m):
-                    dv = omk * d[j]
-                    delta = gh[j] + (g[j] * (gs[j] + dv * cs_soft) + dv * one)
+                    delta = bptt_delta(gh[j], g[j], gs[j], omk * d[j], cs_soft, one)  # δ′ = δV[t]
                     d[j] = delta
                     out[j] = kx * delta
             if grad_k:
@@ -212,7 +212,7 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, X, k, omk, vth, v_reset, vr, rese
                         vp = vr
                     else:
                         hp = H[i - 1, n0 + j]
-                        if reset == 1:
+                        if reset == HARD:
                             vp = v_reset if hp >= vth else hp
                         else:
                             vp = hp - vth if hp >= vth else hp
@@ -224,14 +224,16 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, X, k, omk, vth, v_reset, vr, rese
 
 
 def lif_sj_forward(X, inv_tau, v_threshold, v_reset, reset, decay_input):
-    """Fused forward: ``(S uint8 [T,N], H [T,N])`` (see module docstring)."""
-    check_input("lif_sj_forward", X)
-    reset = check_reset("lif_sj_forward", reset)
-    S = np.empty(X.shape, dtype=np.uint8)
-    H = np.empty_like(X)
-    k, vth, v_r, vr = typed(X.dtype, inv_tau, v_threshold, v_reset,
-                            _reset_potential(v_reset, reset))
-    _forward_nb(X, k, vth, v_r, vr, reset, bool(decay_input), S, H)
+    """Fused forward: ``(S [T,N], H [T,N])`` in X's dtype (see module docstring)."""
+    where = "lif_sj_forward"
+    check_input(where, X)
+    reset = check_reset(where, reset)
+    S, H = empty_out(X.shape, X.dtype), empty_out(X.shape, X.dtype)
+    bad = np.zeros(n_blocks(X.shape[1]), dtype=np.int64)
+    k, vth, v_r, vr, one, zero = typed(X.dtype, inv_tau, v_threshold, v_reset,
+                                       _reset_potential(v_reset, reset), 1, 0)
+    _forward_nb(X, k, vth, v_r, vr, reset, bool(decay_input), one, zero, S, H, bad)
+    forward_done(where, bad.sum())
     return S, H
 
 
@@ -244,8 +246,7 @@ def lif_sj_backward(gS, gH, S, H, X, inv_tau, v_threshold, v_reset, reset, decay
     kind = check_kind(where, sg_kind)
     gS_, has_gS = grad_arg(where, "gS", gS, H)
     gH_, has_gH = grad_arg(where, "gH", gH, H)
-    if S.shape != H.shape:
-        raise ValueError(f"{where}: S has shape {S.shape}, expected {H.shape}")
+    S_ = spikes_arg(where, S, H)
     grad_k = bool(grad_inv_tau)
     if grad_k and decay_input:
         if X is None:
@@ -258,9 +259,9 @@ def lif_sj_backward(gS, gH, S, H, X, inv_tau, v_threshold, v_reset, reset, decay
         H.dtype, 1, 0, inv_tau, 1 - inv_tau, v_threshold, v_reset,
         _reset_potential(v_reset, reset),
     )
-    dX = np.empty_like(H)
-    partial = np.zeros((H.shape[1] + BLOCK - 1) // BLOCK, dtype=np.float64)
-    _backward_nb(gS_, has_gS, gH_, has_gH, as_uint8(S), H, X_, k, omk, vth, v_r, vr, reset,
+    dX = empty_out(H.shape, H.dtype)
+    partial = np.zeros(n_blocks(H.shape[1]), dtype=np.float64)
+    _backward_nb(gS_, has_gS, gH_, has_gH, S_, H, X_, k, omk, vth, v_r, vr, reset,
                  bool(decay_input), kind, c0, c1, table, bool(detach_reset), grad_k, one, zero,
                  dX, partial)
     return dX, float(partial.sum())

@@ -7,8 +7,8 @@ Equations (per neuron, ``t = 1..T``, ``V[0] = 0``)::
     mode 0  "threshold"   S[t] = Θ(H[t] − θ)         (evaluation; Θ strict)
     mode 1  "bernoulli"   S[t] = [u[t] < p[t]]       (training; u ~ U(0,1) given)
     mode 2  "expectation" S[t] = p[t]                (the smooth twin, for gradcheck)
-    soft (reset=0): V[t] = H[t] − θ·S[t]
-    hard (reset=1): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
+    soft (Reset.SOFT): V[t] = H[t] − θ·S[t]
+    hard (Reset.HARD): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
 
 Gradient "through the expectation": every mode uses ``dS/dH = dp/dH =
 p(1 − p)/T_noise`` (exact in mode 2).  BPTT with ``δH[t] = dL/dH[t]``,
@@ -24,10 +24,11 @@ Kernels (``numpy`` backend; the CuPy backend mirrors names and signatures)::
     noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode) -> (S, H)
         X [T,N] float32/64 C-contiguous; U [T,N] uniforms in [0,1) (same dtype as X)
         for mode 1, ignored (may be None) otherwise; reset 0 soft / 1 hard;
-        S uint8 [T,N] in modes 0 and 1, S = p in X's dtype in mode 2; H [T,N].
+        S [T,N] in X's dtype (0/1 in modes 0 and 1, p in mode 2); H [T,N].
+        Non-finite entries of X are counted in the same pass; any raise ValueError.
     noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset,
                        detach_reset) -> dX [T,N]
-        gS, gH [T,N] or None (= zero); S as returned by the forward (uint8 or float).
+        gS, gH [T,N] or None (= zero); S as returned by the forward.
 
 Precision.  ``λ, θ, V_reset`` are cast to X's dtype and the charge/reset
 arithmetic runs in that dtype (as in form 2); ``p`` and ``g`` are computed in
@@ -45,7 +46,7 @@ Example (twin and kernel agree)::
 
     >>> X = np.full((3, 2), 0.6, np.float32)
     >>> noisy_lif_forward(X, None, 1.0, 1.0, 0.1, 0, 0.0, 0)[0].ravel().tolist()
-    [0, 0, 1, 1, 0, 0]
+    [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
 """
 
 from __future__ import annotations
@@ -56,27 +57,37 @@ import numpy as np
 from numba import njit, prange
 
 from refsnn.backend import register_kernel
-from refsnn.kernels._common import BLOCK, RESET_SOFT, check_input, check_reset, grad_arg, typed
+from refsnn.kernels._common import (
+    BLOCK,
+    SOFT,
+    bptt_delta,
+    bptt_twin_step,
+    check_input,
+    check_reset,
+    empty_out,
+    forward_done,
+    grad_arg,
+    n_blocks,
+    reset_membrane,
+    reset_nb,
+    spikes_arg,
+    typed,
+)
+from refsnn.validation import check_mode, check_positive
 
 MODE_THRESHOLD, MODE_BERNOULLI, MODE_EXPECTATION = 0, 1, 2
 MODES = {"threshold": MODE_THRESHOLD, "bernoulli": MODE_BERNOULLI, "expectation": MODE_EXPECTATION}
+_BERNOULLI, _EXPECTATION = MODE_BERNOULLI, MODE_EXPECTATION
 
 
 def _check_mode(where: str, mode) -> int:
-    if isinstance(mode, str):
-        if mode not in MODES:
-            raise ValueError(f"{where}: unknown mode {mode!r}; known: {', '.join(MODES)}")
-        return MODES[mode]
-    if mode in (0, 1, 2) and not isinstance(mode, bool):
+    if isinstance(mode, (int, np.integer)) and not isinstance(mode, bool) and mode in (0, 1, 2):
         return int(mode)
-    raise ValueError(f"{where}: mode must be 0, 1, 2 or one of {', '.join(MODES)}; got {mode!r}")
+    return check_mode(where, "mode", mode, MODES)
 
 
 def _check_t_noise(where: str, t_noise) -> float:
-    t = float(t_noise)
-    if not (t > 0 and math.isfinite(t)):
-        raise ValueError(f"{where}: t_noise must be a finite number > 0, got {t_noise!r}")
-    return t
+    return check_positive(where, "t_noise", t_noise)
 
 
 def _sigmoid64_np(z: np.ndarray) -> np.ndarray:
@@ -94,7 +105,7 @@ def noisy_lif_forward_twin(X, U, lam, theta, t_noise, reset, v_reset, mode):
     lam, theta, v_reset, one = typed(X.dtype, lam, theta, v_reset, 1)
     th64, tn = np.float64(theta), np.float64(t_noise)
     H = np.empty_like(X)
-    S = np.empty((T, N), dtype=X.dtype if mode == MODE_EXPECTATION else np.uint8)
+    S = np.empty_like(X)
     v = np.zeros(N, dtype=X.dtype)
     for t in range(T):
         h = lam * v + X[t]
@@ -104,11 +115,7 @@ def noisy_lif_forward_twin(X, U, lam, theta, t_noise, reset, v_reset, mode):
         else:
             p = _sigmoid64_np((h.astype(np.float64) - th64) / tn)
             S[t] = U[t].astype(np.float64) < p if mode == MODE_BERNOULLI else p
-        s = S[t].astype(X.dtype)
-        if reset == RESET_SOFT:
-            v = h - theta * s
-        else:
-            v = (one - s) * h + s * v_reset
+        v = reset_membrane(h, S[t], theta, v_reset, reset)
     return S, H
 
 
@@ -123,16 +130,12 @@ def noisy_lif_backward_twin(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, d
         p = _sigmoid64_np((H[t].astype(np.float64) - th64) / tn)
         g = (p * (1.0 - p) / tn).astype(H.dtype)
         dv = lam * d  # δV[t]
-        if reset == RESET_SOFT:
+        if reset == SOFT:
             ch, cs = one, -theta
         else:
-            ch, cs = one - S[t].astype(H.dtype), v_reset - H[t]
-        inner = gS[t] if gS is not None else np.zeros(N, dtype=H.dtype)
-        if not detach_reset:
-            inner = inner + dv * cs
-        d = g * inner + dv * ch
-        if gH is not None:
-            d = gH[t] + d
+            ch, cs = one - S[t], v_reset - H[t]
+        d = bptt_twin_step(None if gH is None else gH[t], g, None if gS is None else gS[t],
+                           dv, cs, ch, detach_reset)
         dX[t] = d
     return dX
 
@@ -149,31 +152,30 @@ def _sigmoid64(z):
 
 
 @njit(parallel=True, cache=True)
-def _forward_nb(X, U, lam, theta, t_noise, reset, v_reset, mode, one, S, H):
+def _forward_nb(X, U, lam, theta, t_noise, reset, v_reset, mode, one, zero, S, H, bad):
     T, N = X.shape
     th64 = np.float64(theta)
     for blk in prange((N + BLOCK - 1) // BLOCK):
         n0 = blk * BLOCK
         m = min(N, n0 + BLOCK) - n0
         v = np.zeros(m, dtype=X.dtype)
+        nonfinite = 0  # (x − x) ≠ 0 exactly when x is NaN or ±inf
         for t in range(T):
             for j in range(m):
                 n = n0 + j
-                h = lam * v[j] + X[t, n]
+                x = X[t, n]
+                nonfinite += (x - x) != zero
+                h = lam * v[j] + x
                 H[t, n] = h
-                if mode == 0:
-                    S[t, n] = h > theta
-                else:
+                if mode == _BERNOULLI:
                     p = _sigmoid64((np.float64(h) - th64) / t_noise)
-                    if mode == 1:
-                        S[t, n] = np.float64(U[t, n]) < p
-                    else:
-                        S[t, n] = p
-                s = S[t, n]
-                if reset == 0:
-                    v[j] = h - theta * s
+                    S[t, n] = one if np.float64(U[t, n]) < p else zero
+                elif mode == _EXPECTATION:
+                    S[t, n] = _sigmoid64((np.float64(h) - th64) / t_noise)  # p, rounded to F
                 else:
-                    v[j] = (one - s) * h + s * v_reset
+                    S[t, n] = one if h > theta else zero
+                v[j] = reset_nb(h, S[t, n], theta, v_reset, reset, one)
+        bad[blk] = nonfinite
 
 
 @njit(parallel=True, cache=True)
@@ -193,19 +195,15 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, lam, theta, t_noise, reset, v_res
             for j in range(m):
                 n = n0 + j
                 h = H[i, n]
-                dv = lam * d[j]
-                if reset == 0:
+                if reset == SOFT:
                     ch = one
                     cs = -theta
                 else:
                     ch = one - S[i, n]
                     cs = v_reset - h
-                inner = gS[i, n] if has_gS else zero
-                if not detach:
-                    inner = inner + dv * cs
-                delta = g[j] * inner + dv * ch
-                if has_gH:
-                    delta = gH[i, n] + delta
+                delta = bptt_delta(gH[i, n] if has_gH else zero, g[j],
+                                   gS[i, n] if has_gS else zero, lam * d[j],
+                                   zero if detach else cs, ch)  # δ′ = δV[t] = λ·δH[t+1]
                 d[j] = delta
                 dX[i, n] = delta
 
@@ -222,17 +220,18 @@ def _uniforms(where: str, U, X, mode: int):
 
 
 def noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode):
-    """Fused forward: ``(S, H)`` (see module docstring)."""
+    """Fused forward: ``(S, H)`` in X's dtype (see module docstring)."""
     where = "noisy_lif_forward"
     check_input(where, X)
     reset = check_reset(where, reset)
     mode = _check_mode(where, mode)
     tn = _check_t_noise(where, t_noise)
     U_ = _uniforms(where, U, X, mode)
-    S = np.empty(X.shape, dtype=X.dtype if mode == MODE_EXPECTATION else np.uint8)
-    H = np.empty_like(X)
-    lam_, th, vr, one = typed(X.dtype, lam, theta, v_reset, 1)
-    _forward_nb(X, U_, lam_, th, tn, reset, vr, mode, one, S, H)
+    S, H = empty_out(X.shape, X.dtype), empty_out(X.shape, X.dtype)
+    bad = np.zeros(n_blocks(X.shape[1]), dtype=np.int64)
+    lam_, th, vr, one, zero = typed(X.dtype, lam, theta, v_reset, 1, 0)
+    _forward_nb(X, U_, lam_, th, tn, reset, vr, mode, one, zero, S, H, bad)
+    forward_done(where, bad.sum())
     return S, H
 
 
@@ -244,12 +243,9 @@ def noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach
     tn = _check_t_noise(where, t_noise)
     gS_, has_gS = grad_arg(where, "gS", gS, H)
     gH_, has_gH = grad_arg(where, "gH", gH, H)
-    if not isinstance(S, np.ndarray) or S.shape != H.shape:
-        raise ValueError(f"{where}: S must be an array of shape {H.shape}, "
-                         f"got {getattr(S, 'shape', type(S).__name__)}")
-    S_ = np.ascontiguousarray(S) if S.dtype in (np.uint8, H.dtype) else S.astype(H.dtype)
+    S_ = spikes_arg(where, S, H)
     one, zero, lam_, th, vr = typed(H.dtype, 1, 0, lam, theta, v_reset)
-    dX = np.empty_like(H)
+    dX = empty_out(H.shape, H.dtype)
     _backward_nb(gS_, has_gS, gH_, has_gH, S_, H, lam_, th, tn, reset, vr, bool(detach_reset),
                  one, zero, dX)
     return dX

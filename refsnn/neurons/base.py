@@ -19,65 +19,27 @@ the fused multi-step kernel — the tests check that, step for step.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from refsnn.autograd import Function, Tensor, stack
 from refsnn.backend import kernel_for, xp_of
-from refsnn.kernels._common import count_nonfinite, spikes_to_float
+from refsnn.kernels.codes import FIRST_SPIKE_LAG
 from refsnn.kernels.surrogate import SPIKE_TIME as SPIKE_TIME_CODE
 from refsnn.neurons.surrogate import get_surrogate, spike
 from refsnn.nn.module import Module
+from refsnn.validation import NonFiniteError, check_finite, nonfinite_error
 
 # ----------------------------------------------------------------- validation
 
 
-def check_positive(where: str, name: str, value) -> float:
-    """``value`` must be a finite number > 0 (thresholds)."""
-    v = _number(where, name, value)
-    if not v > 0:
-        raise ValueError(f"{where}: {name} must be > 0, got {value!r}")
-    return v
-
-
-def check_interval(where: str, name: str, value, lo: float, hi: float,
-                   lo_open: bool = False) -> float:
-    """``value`` must lie in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``)."""
-    v = _number(where, name, value)
-    if (v <= lo if lo_open else v < lo) or v > hi:
-        brack = "(" if lo_open else "["
-        raise ValueError(f"{where}: {name} must be in {brack}{lo}, {hi}], got {value!r}")
-    return v
-
-
-def _number(where: str, name: str, value) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{where}: {name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{where}: {name} must be finite, got {value!r}")
-    return v
-
-
-def check_mode(where: str, name: str, value, modes: tuple[str, ...]) -> int:
-    """Index of ``value`` in ``modes`` (the kernel's mode code)."""
-    if isinstance(value, str) and value in modes:
-        return modes.index(value)
-    raise ValueError(f"{where}: unknown {name} {value!r}; valid: {', '.join(map(repr, modes))}")
-
-
-def check_finite_array(where: str, name: str, array) -> None:
-    """Raise ``ValueError`` if ``array`` holds NaN or inf (parallel scan, no temporaries)."""
-    xp = xp_of(array)
-    bad = count_nonfinite(array) if xp is np else int((~xp.isfinite(array)).sum())
-    if bad:
-        raise ValueError(f"{where}: {name} contains {bad} non-finite (NaN or inf) values")
-
-
 def as_time_input(where: str, x) -> Tensor:
-    """``x`` as a float Tensor ``[T, B, ...]`` with T ≥ 1, all finite."""
+    """``x`` as a float Tensor ``[T, B, ...]`` with T ≥ 1.
+
+    Finiteness is checked by the fused forward kernel in its own pass (see
+    :func:`apply_fused`), not here.
+    """
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.ndim < 2:
         raise ValueError(f"{where}: x must be [T, B, ...] (rank >= 2), got shape {x.shape}")
@@ -85,7 +47,6 @@ def as_time_input(where: str, x) -> Tensor:
         raise ValueError(f"{where}: x has T = 0 time steps (shape {x.shape})")
     if x.dtype.kind != "f":
         raise TypeError(f"{where}: x must be floating point, got {x.dtype}")
-    check_finite_array(where, "x", x.data)
     return x
 
 
@@ -96,8 +57,16 @@ def as_step_input(where: str, x) -> Tensor:
         raise ValueError(f"{where}: x_t must have rank >= 1 ([B, ...]), got a scalar")
     if x.dtype.kind != "f":
         raise TypeError(f"{where}: x_t must be floating point, got {x.dtype}")
-    check_finite_array(where, "x_t", x.data)
+    check_finite(where, "x_t", x.data)
     return x
+
+
+def apply_fused(where: str, function, *inputs, **options):
+    """``function.apply(...)``, with a kernel's non-finite-input error re-worded for ``where``."""
+    try:
+        return function.apply(*inputs, **options)
+    except NonFiniteError as exc:
+        raise nonfinite_error(where, "x", exc.count) from None
 
 
 # --------------------------------------------------------------------- layout
@@ -109,11 +78,6 @@ def flat_time(x_data):
     return xp.ascontiguousarray(x_data.reshape(x_data.shape[0], -1))
 
 
-def float_spikes(S, dtype):
-    """uint8 spikes as ``dtype`` (parallel on the host)."""
-    return spikes_to_float(S, dtype) if xp_of(S) is np else S.astype(dtype)
-
-
 # ------------------------------------------------------ fused multi-step Function
 
 
@@ -121,11 +85,12 @@ class FusedNeuronFunction(Function):
     """Plumbing shared by the fused LIF Functions (forms 1–4); a subclass names its kernels.
 
     Forward: ``x [T, ...]`` → ``[T, N]``, the ``<kernel>_forward`` kernel of the
-    array's backend gives uint8 spikes ``S`` and a membrane ``M``; the spikes go
-    out as ``x``'s dtype, ``S`` and ``M`` stay for BPTT (5 bytes per element in
-    float32).  With ``smooth=True`` the NumPy twin runs instead, ``Θ`` replaced
-    by the surrogate's primitive, so finite differences can check the whole
-    BPTT.  Backward: ``<kernel>_backward(gS, gM, S, M, *extra, *params,
+    array's backend gives float spikes ``S`` (in ``x``'s dtype) and a membrane
+    ``M`` and checks ``x`` for NaN/inf in the same pass; the very ``S`` array
+    goes out (reshaped, not copied) and stays, with ``M``, for BPTT (8 bytes
+    per element in float32).  With ``smooth=True`` the NumPy twin runs
+    instead, ``Θ`` replaced by the surrogate's primitive, so finite
+    differences can check the whole BPTT.  Backward: ``<kernel>_backward(gS, gM, S, M, *extra, *params,
     *surrogate, detach_reset, *tail)``.
     """
 
@@ -137,11 +102,12 @@ class FusedNeuronFunction(Function):
         X = flat_time(x)
         self.args = (*params, *surrogate.kernel_args(), detach_reset)
         if smooth:
+            check_finite(f"{self.kernel} (smooth)", "x", X)
             spikes, M, self.S = type(self).forward_twin(
                 X, *params, smooth=True, surrogate=surrogate.kernel_args(), detach_reset=detach_reset)
         else:
             self.S, M = kernel_for(f"{self.kernel}_forward", X)(X, *params)
-            spikes = float_spikes(self.S, X.dtype)
+            spikes = self.S
         self.M = M
         return spikes.reshape(self.shape), M.reshape(self.shape)
 
@@ -182,7 +148,7 @@ class SpikingNeuron(Module):
 
     Subclasses define ``_multi(x) -> (S, U)`` (one fused Function) and
     ``_charge_fire_reset(x_t, state) -> (s, u, v)`` (one step of autograd ops),
-    plus ``_rest(x_t)`` (the initial ``v``) and ``_theta`` / ``strict``.
+    plus ``_rest(x_t)`` (the initial ``v``); ``strict`` picks the firing rule.
     """
 
     strict = True  # Θ(x) = [x > 0]; SpikingJelly forms use [x ≥ 0]
@@ -195,7 +161,11 @@ class SpikingNeuron(Module):
 
     def forward(self, x, **overrides):
         """Multi-step: spikes ``[T, B, ...]``, or ``(spikes, membrane)`` with ``return_membrane``."""
-        S, U = self._multi(as_time_input(type(self).__name__, x), **overrides)
+        where = type(self).__name__
+        try:
+            S, U = self._multi(as_time_input(where, x), **overrides)
+        except NonFiniteError as exc:
+            raise nonfinite_error(where, "x", exc.count) from None
         return (S, U) if self.return_membrane else S
 
     def init_state(self, x_t) -> NeuronState:
@@ -203,7 +173,9 @@ class SpikingNeuron(Module):
         x_t = x_t if isinstance(x_t, Tensor) else Tensor(x_t)
         xp = xp_of(x_t.data)
         zeros = Tensor(xp.zeros(x_t.shape, dtype=x_t.dtype))
-        dt = xp.ones(x_t.shape, dtype=np.int64) if self.surrogate.code == SPIKE_TIME_CODE else None
+        dt = None
+        if self.surrogate.code == SPIKE_TIME_CODE:  # Δt = i − last, last = −1000 before a spike
+            dt = xp.full(x_t.shape, FIRST_SPIKE_LAG, dtype=np.int64)
         return NeuronState(v=self._rest(x_t), u=None, s=zeros, dt=dt, t=0)
 
     def step(self, x_t, state: NeuronState | None = None, **overrides):

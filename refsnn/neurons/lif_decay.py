@@ -3,7 +3,7 @@
 Per neuron, over ``t = 1..T`` from ``U[0] = 0``, ``S[0] = 0``::
 
     U[t] = τ·U[t-1]·(1 − S[t-1]) + X[t]
-    S[t] = Θ(U[t] − V_thr),   Θ(x) = [x > 0]
+    S[t] = [U[t] − V_thr ≥ 0]                  (BadSNN Eq. 1)
 
 ``τ ∈ [0, 1]`` is a decay *factor*; nominal ``V_thr = 1``, ``τ = 0.5``.  Both
 are run-time arguments of every forward pass (``forward(x, v_thr=..., tau=...)``)
@@ -13,7 +13,7 @@ TET); the default surrogate is TET's triangle (γ = 1).
 
 Equivalences (tested): this is form 1 with the zero reset (``β = τ``,
 ``θ = V_thr``) and form 2 with a hard reset to 0 (``λ = τ``; its ``H`` is
-this ``U``).
+this ``U``) — which is how the kernels compute it.
 
 >>> import numpy as np
 >>> x = np.full((4, 1), 0.8, np.float32)
@@ -26,14 +26,9 @@ this ``U``).
 from __future__ import annotations
 
 from refsnn.kernels.lif_decay import lif_decay_backward_twin, lif_decay_forward_twin
-from refsnn.neurons.base import (
-    FusedNeuronFunction,
-    SpikingNeuron,
-    as_time_input,
-    check_interval,
-    check_positive,
-)
+from refsnn.neurons.base import FusedNeuronFunction, SpikingNeuron, apply_fused, as_time_input
 from refsnn.neurons.surrogate import get_surrogate
+from refsnn.validation import check_interval, check_positive
 
 
 class LIFDecayFunction(FusedNeuronFunction):
@@ -63,7 +58,7 @@ def lif_decay(x, v_thr=1.0, tau=0.5, surrogate="triangle", detach_reset=False,
     v_thr, tau = _check("lif_decay", v_thr, tau)
     sg = get_surrogate(surrogate)
     x = as_time_input("lif_decay", x)
-    S, U = LIFDecayFunction.apply(x, v_thr=v_thr, tau=tau, surrogate=sg,
+    S, U = apply_fused("lif_decay", LIFDecayFunction, x, v_thr=v_thr, tau=tau, surrogate=sg,
                                   detach_reset=bool(detach_reset), smooth=bool(smooth))
     return (S, U) if return_membrane else S
 
@@ -80,6 +75,8 @@ class LIFDecay(SpikingNeuron):
     >>> lif(x).data.ravel().tolist(), lif(x, v_thr=0.5).data.ravel().tolist()
     ([0.0, 1.0], [1.0, 1.0])
     """
+
+    strict = False  # fires on U − V_thr ≥ 0
 
     def __init__(self, v_thr=1.0, tau=0.5, surrogate="triangle", detach_reset=False,
                  return_membrane=False):

@@ -28,18 +28,11 @@ its default ``reset_delay=True`` only (``reset_delay=False`` was not compared).
 
 from __future__ import annotations
 
+from refsnn.kernels.codes import Reset, reset_code
 from refsnn.kernels.lif_delayed import lif_delayed_backward_twin, lif_delayed_forward_twin
-from refsnn.neurons.base import (
-    FusedNeuronFunction,
-    SpikingNeuron,
-    as_time_input,
-    check_interval,
-    check_mode,
-    check_positive,
-)
+from refsnn.neurons.base import FusedNeuronFunction, SpikingNeuron, apply_fused, as_time_input
 from refsnn.neurons.surrogate import get_surrogate
-
-RESETS = ("subtract", "zero")
+from refsnn.validation import check_interval, check_positive
 
 
 class LIFDelayedFunction(FusedNeuronFunction):
@@ -58,21 +51,22 @@ class LIFDelayedFunction(FusedNeuronFunction):
 
 def _check(where, beta, theta, reset):
     return (check_interval(where, "beta", beta, 0.0, 1.0), check_positive(where, "theta", theta),
-            check_mode(where, "reset", reset, RESETS))
+            reset_code(where, reset))
 
 
 def lif_delayed(x, beta=0.7, theta=1.0, reset="subtract", surrogate="fast_sigmoid",
                 detach_reset=True, return_membrane=False, smooth=False):
     """Form-1 LIF over ``x [T, B, ...]``: spikes, or ``(spikes, U)`` with ``return_membrane``.
 
-    ``beta`` ∈ [0, 1]; ``theta`` > 0; ``reset`` ``"subtract"`` | ``"zero"``;
+    ``beta`` ∈ [0, 1]; ``theta`` > 0; ``reset`` ``"subtract"`` | ``"zero"`` (the same as
+    ``"soft"`` | ``"hard"``, see :class:`~refsnn.kernels.codes.Reset`);
     ``surrogate`` a name or a :class:`~refsnn.neurons.surrogate.Surrogate`;
     ``smooth`` (gradient checks only) uses the NumPy twin with smooth spikes.
     """
     beta, theta, code = _check("lif_delayed", beta, theta, reset)
     sg = get_surrogate(surrogate)
     x = as_time_input("lif_delayed", x)
-    S, U = LIFDelayedFunction.apply(x, beta=beta, theta=theta, reset=code, surrogate=sg,
+    S, U = apply_fused("lif_delayed", LIFDelayedFunction, x, beta=beta, theta=theta, reset=code, surrogate=sg,
                                     detach_reset=bool(detach_reset), smooth=bool(smooth))
     return (S, U) if return_membrane else S
 
@@ -102,7 +96,7 @@ class LIFDelayed(SpikingNeuron):
 
     def _charge_fire_reset(self, x_t, state):
         r = self._reset_spikes(state.s)
-        if self.reset_code == 0:
+        if self.reset_code == Reset.SOFT:
             u = self.beta * state.v + x_t - r * self.theta
         else:
             u = self.beta * (1 - r) * state.v + x_t

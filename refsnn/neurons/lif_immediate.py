@@ -3,7 +3,7 @@
 Per neuron, over ``t = 1..T`` from ``V[0] = 0``::
 
     H[t] = λ·V[t-1] + X[t]                      (λ = 1: IF, no leak)
-    S[t] = Θ(H[t] − θ),   Θ(x) = [x > 0]
+    S[t] = [H[t] − θ ≥ 0]                      (Sharmin Eq. 3: fires on reaching θ)
     soft: V[t] = H[t] − θ·S[t]
     hard: V[t] = (1 − S[t])·H[t] + S[t]·V_reset
 
@@ -25,19 +25,12 @@ spike-time (α = 0.3, β = 0.01) surrogate for training.
 
 from __future__ import annotations
 
+from refsnn.kernels._common import reset_membrane
+from refsnn.kernels.codes import reset_code
 from refsnn.kernels.lif_immediate import lif_immediate_backward_twin, lif_immediate_forward_twin
-from refsnn.neurons.base import (
-    FusedNeuronFunction,
-    SpikingNeuron,
-    _number,
-    as_time_input,
-    check_interval,
-    check_mode,
-    check_positive,
-)
+from refsnn.neurons.base import FusedNeuronFunction, SpikingNeuron, apply_fused, as_time_input
 from refsnn.neurons.surrogate import get_surrogate
-
-RESETS = ("soft", "hard")
+from refsnn.validation import check_interval, check_positive, check_real
 
 
 class LIFImmediateFunction(FusedNeuronFunction):
@@ -56,23 +49,24 @@ class LIFImmediateFunction(FusedNeuronFunction):
 
 def _check(where, lam, theta, reset, v_reset):
     return (check_interval(where, "lam", lam, 0.0, 1.0, lo_open=True),
-            check_positive(where, "theta", theta), check_mode(where, "reset", reset, RESETS),
-            _number(where, "v_reset", v_reset))
+            check_positive(where, "theta", theta), reset_code(where, reset),
+            check_real(where, "v_reset", v_reset))
 
 
 def lif_immediate(x, lam=1.0, theta=1.0, reset="soft", v_reset=0.0, surrogate="linear",
                   detach_reset=True, return_membrane=False, smooth=False):
     """Form-2 LIF/IF over ``x [T, B, ...]``: spikes, or ``(spikes, H)`` with ``return_membrane``.
 
-    ``lam`` ∈ (0, 1] (1 = IF); ``theta`` > 0; ``reset`` ``"soft"`` | ``"hard"``
+    ``lam`` ∈ (0, 1] (1 = IF); ``theta`` > 0; ``reset`` ``"soft"`` | ``"hard"`` (aliases
+    ``"subtract"`` | ``"zero"``)
     (``v_reset`` is used by the hard reset only).
     """
     lam, theta, code, v_reset = _check("lif_immediate", lam, theta, reset, v_reset)
     sg = get_surrogate(surrogate)
     x = as_time_input("lif_immediate", x)
-    S, H = LIFImmediateFunction.apply(
-        x, lam=lam, theta=theta, reset=code, v_reset=v_reset, surrogate=sg,
-        detach_reset=bool(detach_reset), smooth=bool(smooth),
+    S, H = apply_fused(
+        "lif_immediate", LIFImmediateFunction, x, lam=lam, theta=theta, reset=code,
+        v_reset=v_reset, surrogate=sg, detach_reset=bool(detach_reset), smooth=bool(smooth),
     )
     return (S, H) if return_membrane else S
 
@@ -85,6 +79,8 @@ class LIFImmediate(SpikingNeuron):
     >>> s.data.tolist(), st.v.data.tolist()
     ([1.0, 0.0], [0.5, 0.5])
     """
+
+    strict = False  # fires on H − θ ≥ 0
 
     def __init__(self, lam=1.0, theta=1.0, reset="soft", v_reset=0.0, surrogate="linear",
                  detach_reset=True, return_membrane=False):
@@ -102,11 +98,7 @@ class LIFImmediate(SpikingNeuron):
     def _charge_fire_reset(self, x_t, state):
         h = self.lam * state.v + x_t
         s = self._fire(h - self.theta, self.theta, state)
-        r = self._reset_spikes(s)
-        if self.reset_code == 0:
-            v = h - self.theta * r
-        else:
-            v = (1 - r) * h + r * self.v_reset
+        v = reset_membrane(h, self._reset_spikes(s), self.theta, self.v_reset, self.reset_code)
         return s, h, v
 
     def __repr__(self):
@@ -119,8 +111,8 @@ class IF(LIFImmediate):
     """Integrate-and-fire: form 2 with ``λ = 1`` (no leak).
 
     >>> import numpy as np
-    >>> IF(theta=2.0)(np.ones((3, 1), np.float32)).data.ravel().tolist()  # H = 1, 2, 3; 2 > 2 is false
-    [0.0, 0.0, 1.0]
+    >>> IF(theta=2.0)(np.ones((3, 1), np.float32)).data.ravel().tolist()  # H = 1, 2 (fires: 2 ≥ 2, V ← 0), 1
+    [0.0, 1.0, 0.0]
     """
 
     def __init__(self, theta=1.0, reset="soft", v_reset=0.0, surrogate="linear",

@@ -31,16 +31,18 @@ from __future__ import annotations
 
 from refsnn.autograd import Tensor
 from refsnn.backend import xp_of
+from refsnn.kernels._common import reset_membrane
+from refsnn.kernels.codes import Reset
 from refsnn.kernels.lif_sj import lif_sj_backward_twin, lif_sj_forward_twin
 from refsnn.neurons.base import (
     FusedNeuronFunction,
     SpikingNeuron,
-    _number,
+    apply_fused,
     as_time_input,
-    check_positive,
     flat_time,
 )
 from refsnn.neurons.surrogate import get_surrogate
+from refsnn.validation import check_positive, check_real
 
 
 class LIFSJFunction(FusedNeuronFunction):
@@ -75,13 +77,13 @@ def check_sj(where, v_threshold, v_reset):
     """Validate threshold (> 0) and ``v_reset`` (a number, or None for the soft reset)."""
     v_threshold = check_positive(where, "v_threshold", v_threshold)
     if v_reset is not None:
-        v_reset = _number(where, "v_reset", v_reset)
+        v_reset = check_real(where, "v_reset", v_reset)
     return v_threshold, v_reset
 
 
 def sj_reset_args(v_reset):
-    """``(reset code, v_reset float)``: ``None`` → soft (0), a number → hard (1)."""
-    return (0, 0.0) if v_reset is None else (1, float(v_reset))
+    """``(reset code, v_reset float)``: ``None`` → ``Reset.SOFT``, a number → ``Reset.HARD``."""
+    return (Reset.SOFT, 0.0) if v_reset is None else (Reset.HARD, float(v_reset))
 
 
 def lif_sj(x, tau=2.0, v_threshold=1.0, v_reset=0.0, decay_input=True, surrogate="sigmoid",
@@ -90,14 +92,14 @@ def lif_sj(x, tau=2.0, v_threshold=1.0, v_reset=0.0, decay_input=True, surrogate
 
     Returns spikes, or ``(spikes, H)`` with ``return_membrane``; ``tau`` ≥ 1.
     """
-    tau = _number("lif_sj", "tau", tau)
+    tau = check_real("lif_sj", "tau", tau)
     if tau < 1:
         raise ValueError(f"lif_sj: tau must be >= 1 (a time constant in steps), got {tau!r}")
     v_threshold, v_reset = check_sj("lif_sj", v_threshold, v_reset)
     reset, vr = sj_reset_args(v_reset)
     x = as_time_input("lif_sj", x)
-    S, H = LIFSJFunction.apply(
-        x, 1.0 / tau, v_threshold=v_threshold, v_reset=vr, reset=reset,
+    S, H = apply_fused(
+        "lif_sj", LIFSJFunction, x, 1.0 / tau, v_threshold=v_threshold, v_reset=vr, reset=reset,
         decay_input=bool(decay_input), surrogate=get_surrogate(surrogate),
         detach_reset=bool(detach_reset), smooth=bool(smooth),
     )
@@ -138,10 +140,7 @@ class SJNeuron(SpikingNeuron):
             h = v - (v - vr) * k + x_t
         s = self._fire(h - self.v_threshold, self.v_threshold, state)
         r = self._reset_spikes(s)
-        if self.reset_code == 1:
-            v = (1 - r) * h + r * self.v_reset
-        else:
-            v = h - self.v_threshold * r
+        v = reset_membrane(h, r, self.v_threshold, self.v_reset, self.reset_code)
         return s, h, v
 
 
@@ -158,7 +157,7 @@ class LIFNodeSJ(SJNeuron):
                  surrogate="sigmoid", detach_reset=False, return_membrane=False):
         super().__init__(v_threshold, v_reset, decay_input, surrogate, detach_reset,
                          return_membrane)
-        tau = _number("LIFNodeSJ", "tau", tau)
+        tau = check_real("LIFNodeSJ", "tau", tau)
         if tau < 1:
             raise ValueError(f"LIFNodeSJ: tau must be >= 1, got {tau!r}")
         self.tau = tau

@@ -29,14 +29,15 @@ import math
 import numpy as np
 
 from refsnn.autograd import Tensor, sigmoid
-from refsnn.neurons.base import _number, as_time_input
+from refsnn.neurons.base import apply_fused, as_time_input
 from refsnn.neurons.lif_sj import LIFSJFunction, SJNeuron, check_sj, sj_reset_args
 from refsnn.neurons.surrogate import get_surrogate
+from refsnn.validation import check_real
 
 
 def plif_init_w(init_tau: float) -> float:
     """``w0 = −ln(τ0 − 1)``, so that ``sigmoid(w0) = 1/τ0``; needs ``τ0 > 1``."""
-    tau = _number("PLIF", "init_tau", init_tau)
+    tau = check_real("PLIF", "init_tau", init_tau)
     if not tau > 1:
         raise ValueError(f"PLIF: init_tau must be > 1 (w0 = -ln(init_tau - 1)), got {init_tau!r}")
     return -math.log(tau - 1.0)
@@ -54,8 +55,8 @@ def plif(x, w, v_threshold=1.0, v_reset=0.0, decay_input=True, surrogate="sigmoi
     v_threshold, v_reset = check_sj("plif", v_threshold, v_reset)
     reset, vr = sj_reset_args(v_reset)
     x = as_time_input("plif", x)
-    S, H = LIFSJFunction.apply(
-        x, sigmoid(w), v_threshold=v_threshold, v_reset=vr, reset=reset,
+    S, H = apply_fused(
+        "plif", LIFSJFunction, x, sigmoid(w), v_threshold=v_threshold, v_reset=vr, reset=reset,
         decay_input=bool(decay_input), surrogate=get_surrogate(surrogate),
         detach_reset=bool(detach_reset), smooth=bool(smooth),
     )

@@ -13,8 +13,9 @@ class (name)       default                 ``dS/dU`` at ``x = U − θ``
 ``ArcTan``         ``alpha = 2``           ``(α/2) / (1 + (π/2·α·x)²)``
 ``Sigmoid``        ``alpha = 4`` (SJ)      ``α·σ(αx)(1 − σ(αx))``
 ``Triangle``       ``gamma = 1`` (TET)     ``max(0, γ − |x|) / γ²``
-``Linear``         ``a = 0.3`` (Sharmin)   ``a·max(0, 1 − |U/θ − 1|)``
+``Linear``         ``a = 0.3`` (Sharmin)   ``(a/θ)·max(0, 1 − |U/θ − 1|)``
 ``SpikeTime``      ``α = 0.3, β = 0.01``   ``α·e^(−β·Δt)``, Δt = steps since last spike
+                                           (1,000 + step before the first spike)
 =================  ======================  =====================================
 
 Every surrogate but ``SpikeTime`` has a smooth twin :meth:`Surrogate.primitive`
@@ -50,7 +51,7 @@ class Surrogate:
 
     def kernel_args(self) -> tuple[int, float, float]:
         """``(sg_kind, sg_a, sg_b)`` — how kernels receive this surrogate."""
-        return (self.code, self.a, self.b)
+        return (int(self.code), self.a, self.b)
 
     def grad(self, x, theta: float = 1.0, dt=None):
         """``dS/dU`` at ``x = U − θ`` (array in, array out)."""
@@ -135,7 +136,11 @@ class Triangle(Surrogate):
 
 
 class Linear(Surrogate):
-    """``a·max(0, 1 − |U/θ − 1|)`` = ``a·max(0, 1 − |x|/θ)`` — Sharmin et al. (a = 0.3)."""
+    """``(a/θ)·max(0, 1 − |U/θ − 1|)`` = ``(a/θ)·max(0, 1 − |x|/θ)`` — Sharmin et al. (a = 0.3).
+
+    The ramp is defined on ``U/θ``; its derivative with respect to ``U`` carries
+    the chain-rule factor ``1/θ`` (it matters for threshold-balanced layers).
+    """
 
     name, code = "linear", _k.LINEAR
 
@@ -149,9 +154,10 @@ class Linear(Surrogate):
 class SpikeTime(Surrogate):
     """``α·e^(−β·Δt)`` — spike-time dependent (Rathi & Roy STDB; Sharmin α = 0.3, β = 0.01).
 
-    ``Δt = t − t_last``: steps since the neuron's last spike strictly before
-    step ``t``, with ``t_last = 0`` before the first spike (as if every neuron
-    had spiked at ``t = 0``), so ``Δt ≥ 1``.  No smooth twin.
+    ``Δt = i − last``: steps since the neuron's last spike strictly before the
+    0-based step ``i``; before the first spike ``last = −1000`` (the last spike
+    counts as 1,000 steps in the past), so ``Δt = 1000 + i`` and the gradient is
+    ≈ 0 until the neuron fires.  No smooth twin.
     """
 
     name, code = "spike_time", _k.SPIKE_TIME

@@ -190,9 +190,13 @@ def test_kernel_wrappers_reject_host_arrays_and_bad_layouts(emulated_cupy, monke
     bwd = accel.cupy.kernel_table()["lif_delayed_backward"]
     U = np.zeros((2, 3), np.float32)
     with pytest.raises(ValueError, match=r"gS has shape \(3, 2\)"):
-        bwd(np.zeros((3, 2), np.float32), None, U.astype(np.uint8), U, 0.7, 1.0, 0, 0, 25.0, 0.0, True)
+        bwd(np.zeros((3, 2), np.float32), None, U, U, 0.7, 1.0, 0, 0, 25.0, 0.0, True)
     with pytest.raises(ValueError, match="sg_kind"):
-        bwd(None, None, U.astype(np.uint8), U, 0.7, 1.0, 0, 9, 25.0, 0.0, True)
+        bwd(None, None, U, U, 0.7, 1.0, 0, 9, 25.0, 0.0, True)
+    bad = np.ones((2, 3), np.float32)
+    bad[1, 2] = np.inf
+    with pytest.raises(ValueError, match="lif_delayed_forward: X contains 1 non-finite"):
+        fwd(bad, 0.7, 1.0, 0)
     assert rb.xp_of(U) is np
 
 
@@ -243,18 +247,22 @@ def test_host_emulator_checks_arguments_like_a_strict_launch(emulated_cupy):
     src = _core.all_sources()["lif_delayed"]
     fn = src.function("lif_delayed_forward", np.float32)
     X = np.ones((2, 3), np.float32)
-    S, U = np.empty((2, 3), np.uint8), np.empty((2, 3), np.float32)
-    good = (X, S, U, np.int64(2), np.int64(3), np.float32(0.7), np.float32(1.0), np.int32(0))
+    S, U = np.empty((2, 3), np.float32), np.empty((2, 3), np.float32)
+    bad = np.full(3, 7, np.uint32)
+    X[0, 1] = np.nan
+    good = (X, S, U, bad, np.int64(2), np.int64(3), np.float32(0.7), np.float32(1.0),
+            np.int32(0))
     fn((1,), (256,), good)
-    assert U[1].tolist() == pytest.approx([1.7] * 3) and S[1].tolist() == [1, 1, 1]
+    assert U[1, ::2].tolist() == pytest.approx([1.7] * 2) and S[1, ::2].tolist() == [1.0, 1.0]
+    assert bad.tolist() == [0, 1, 0]  # the non-finite count, per neuron, from the same pass
     with pytest.raises(TypeError, match="argument reset must be int32, got int64"):
-        fn((1,), (256,), good[:7] + (np.int64(0),))
+        fn((1,), (256,), good[:8] + (np.int64(0),))
     with pytest.raises(TypeError, match="argument beta must be float32, got float"):
-        fn((1,), (256,), good[:5] + (0.7,) + good[6:])
+        fn((1,), (256,), good[:6] + (0.7,) + good[7:])
     with pytest.raises(TypeError, match="argument U has dtype float64"):
         fn((1,), (256,), good[:2] + (U.astype(np.float64),) + good[3:])
-    with pytest.raises(TypeError, match="expected 8 arguments"):
-        fn((1,), (256,), good[:7])
+    with pytest.raises(TypeError, match="expected 9 arguments"):
+        fn((1,), (256,), good[:8])
     with pytest.raises(KeyError, match="no CUDA kernel"):
         src.function("lif_delayed_sideways", np.float32)
     with pytest.raises(TypeError, match="no lif_delayed_forward kernel for dtype float16"):

@@ -15,7 +15,7 @@ from refsnn.kernels import lif_decay as K3
 from refsnn.kernels import lif_delayed as K1
 from refsnn.kernels import lif_immediate as K2
 from refsnn.kernels import lif_sj as K4
-from refsnn.kernels._common import BLOCK, count_nonfinite, spikes_to_float
+from refsnn.kernels._common import BLOCK, count_nonfinite
 
 DTYPES = (np.float32, np.float64)
 SURROGATES = [(0, 25.0, 0.0), (1, 2.0, 0.0), (2, 4.0, 0.0), (3, 1.0, 0.0), (4, 0.3, 0.0),
@@ -51,7 +51,7 @@ def test_delayed_kernel_equals_twin(rng, dtype, reset, sg):
     X, gS, gU = _inputs(rng, dtype)
     S, U = K1.lif_delayed_forward(X, 0.8, 1.0, reset)
     S2, U2 = K1.lif_delayed_forward_twin(X, 0.8, 1.0, reset)
-    assert S.dtype == np.uint8 and U.dtype == dtype
+    assert S.dtype == dtype and U.dtype == dtype and set(np.unique(S)) == {0.0, 1.0}
     np.testing.assert_array_equal(S, S2)
     np.testing.assert_array_equal(U, U2)
     assert 0 < S.sum() < S.size  # the trace exercises both branches
@@ -153,14 +153,17 @@ def test_no_upstream_gradient_gives_zero(rng):
 
 
 def test_spike_time_surrogate_uses_steps_since_last_spike():
-    """One neuron, hand trace: spikes at t = 2 and 3 (1-based) → Δt = 1, 2, 1, 1, 2."""
+    """One neuron, hand trace: spikes at i = 1 and 2 (0-based) → Δt = 1000, 1001, 1, 1, 2.
+
+    Before the first spike the last one counts as 1,000 steps before step 0.
+    """
     X = np.array([[0.6], [0.6], [1.5], [0.1], [0.1]], np.float32)  # IF, soft reset
     S, H = K2.lif_immediate_forward(X, 1.0, 1.0, 0, 0.0)
     assert S.ravel().tolist() == [0, 1, 1, 0, 0]
     gS = np.ones_like(X)
-    a, b = 0.3, 0.5
+    a, b = 0.3, 0.002
     dX = K2.lif_immediate_backward(gS, None, S, H, 1.0, 1.0, 0, 0.0, 5, a, b, True)
-    g = [a * np.exp(-b * d) for d in (1, 2, 1, 1, 2)]
+    g = [a * np.exp(-b * d) for d in (1000, 1001, 1, 1, 2)]
     # detached soft reset, λ = 1: δH[t] = g[t] + δH[t+1]
     expected = np.cumsum(g[::-1])[::-1]
     np.testing.assert_allclose(dX.ravel(), expected, rtol=1e-6)
@@ -187,9 +190,23 @@ def test_kernel_argument_errors():
         K4.lif_sj_backward(U, None, S, U, None, 0.5, 1.0, 0.0, 1, True, 2, 4.0, 0.0, False, True)
 
 
+@pytest.mark.parametrize("form", ["delayed", "immediate", "decay", "sj"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_counts_nonfinite_inputs_in_its_pass(form, dtype):
+    X = np.full((4, 2 * BLOCK + 5), 0.3, dtype)
+    X[1, 3], X[2, BLOCK + 1], X[3, -1] = np.nan, np.inf, -np.inf
+    call = {"delayed": lambda: K1.lif_delayed_forward(X, 0.7, 1.0, 0),
+            "immediate": lambda: K2.lif_immediate_forward(X, 1.0, 1.0, 1, 0.0),
+            "decay": lambda: K3.lif_decay_forward(X, 1.0, 0.5),
+            "sj": lambda: K4.lif_sj_forward(X, 0.5, 1.0, 0.0, 1, True)}[form]
+    with pytest.raises(ValueError, match=r"_forward: X contains 3 non-finite"):
+        call()
+    X[1, 3] = X[2, BLOCK + 1] = X[3, -1] = np.finfo(dtype).max  # the largest finite: fine
+    S, _ = call()
+    assert S.dtype == dtype
+
+
 def test_helpers():
-    S = (np.arange(24).reshape(4, 6) % 3 == 0).astype(np.uint8)
-    np.testing.assert_array_equal(spikes_to_float(S, np.float32), S.astype(np.float32))
     X = np.ones((5, 7))
     assert count_nonfinite(X) == 0
     X[1, 2], X[4, 6], X[0, 0] = np.nan, np.inf, -np.inf

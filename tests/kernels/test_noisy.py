@@ -32,7 +32,7 @@ def test_kernel_equals_twin(rng, dtype, reset, mode):
     X, U = _inputs(rng, 7, 2100, dtype)  # N > BLOCK: two neuron blocks
     S, H = noisy_lif_forward(X, U, lam, theta, tn, reset, vr, mode)
     S2, H2 = noisy_lif_forward_twin(X, U, lam, theta, tn, reset, vr, mode)
-    assert S.dtype == (dtype if mode == 2 else np.uint8) and H.dtype == dtype
+    assert S.dtype == dtype and H.dtype == dtype
     rtol = 1e-6 if dtype == np.float32 else 1e-12
     if mode == 2:
         np.testing.assert_allclose(S, S2, rtol=rtol, atol=0)

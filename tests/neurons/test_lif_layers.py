@@ -19,6 +19,7 @@ from refsnn.neurons.lif import (
     lif_sj,
     plif,
 )
+from refsnn.neurons.noisy import noisy_lif
 from refsnn.neurons.surrogate import FastSigmoid
 
 
@@ -63,10 +64,10 @@ def test_form3_hand_trace_and_run_time_parameters():
     s, u = _run(lif_decay, [0.8] * 4, v_thr=1.0, tau=0.5)
     assert s == [0, 1, 0, 1]  # U = 0.8, 0.4+0.8 = 1.2, gate closed: 0.8, 1.2
     np.testing.assert_allclose(u, [0.8, 1.2, 0.8, 1.2], rtol=1e-12)
-    # τ = 0.25: U = 0.8; 0.2+0.8 = 1.0 (exactly; 1 > 1 is false); 0.25+0.8 = 1.05 (fires); 0.8
+    # τ = 0.25: U = 0.8; 0.2+0.8 = 1.0 (exactly; fires, BadSNN Eq. 1: U − V_thr ≥ 0); 0.8; 1.0
     s, u = _run(lif_decay, [0.8] * 4, v_thr=1.0, tau=0.25)
-    assert s == [0, 0, 1, 0]
-    np.testing.assert_allclose(u, [0.8, 1.0, 1.05, 0.8], rtol=1e-12)
+    assert s == [0, 1, 0, 1]
+    np.testing.assert_allclose(u, [0.8, 1.0, 0.8, 1.0], rtol=1e-12)
 
 
 def test_form4_hand_traces():
@@ -225,10 +226,10 @@ def test_plif_init_and_parameter_registration():
 ERRORS = [
     (lambda x: lif_delayed(x, beta=1.5), ValueError, r"beta must be in \[0.0, 1.0\], got 1.5"),
     (lambda x: lif_delayed(x, theta=0.0), ValueError, "theta must be > 0, got 0.0"),
-    (lambda x: lif_delayed(x, reset="hard"), ValueError, "unknown reset 'hard'.*'subtract'"),
+    (lambda x: lif_delayed(x, reset="sideways"), ValueError, "unknown reset 'sideways'.*'soft'"),
     (lambda x: lif_delayed(x, surrogate="tanh"), ValueError, "unknown surrogate 'tanh'"),
     (lambda x: lif_immediate(x, lam=0.0), ValueError, r"lam must be in \(0.0, 1.0\]"),
-    (lambda x: lif_immediate(x, reset="subtract"), ValueError, "unknown reset 'subtract'"),
+    (lambda x: lif_immediate(x, reset=2), ValueError, "reset code must be 0 or 1"),
     (lambda x: lif_immediate(x, v_reset=float("nan")), ValueError, "v_reset must be finite"),
     (lambda x: lif_decay(x, tau=-0.1), ValueError, r"tau must be in \[0.0, 1.0\], got -0.1"),
     (lambda x: lif_decay(x, v_thr=-1), ValueError, "v_thr must be > 0, got -1"),
@@ -249,7 +250,20 @@ def test_parameter_errors(call, exc, msg):
         call(np.ones((3, 2), np.float32))
 
 
-@pytest.mark.parametrize("fn", [lif_delayed, lif_immediate, lif_decay, lif_sj])
+def test_reset_vocabulary_aliases_mean_the_same():
+    """One vocabulary: soft ≡ subtract, hard ≡ zero, for every form that takes a reset word."""
+    x = np.random.default_rng(3).normal(0.6, 0.7, (12, 2, 9)).astype(np.float32)
+    for fn in (lif_delayed, lif_immediate, noisy_lif_eval):
+        for word, alias in (("soft", "subtract"), ("hard", "zero")):
+            np.testing.assert_array_equal(fn(x, reset=word).data, fn(x, reset=alias).data)
+        assert not np.array_equal(fn(x, reset="soft").data, fn(x, reset="hard").data)
+
+
+def noisy_lif_eval(x, reset="soft"):
+    return noisy_lif(x, lam=0.8, theta=1.0, t_noise=0.2, reset=reset, training=False)
+
+
+@pytest.mark.parametrize("fn", [lif_delayed, lif_immediate, lif_decay, lif_sj, noisy_lif_eval])
 def test_input_errors(fn):
     with pytest.raises(ValueError, match=r"rank >= 2"):
         fn(np.ones(3, np.float32))
@@ -259,7 +273,7 @@ def test_input_errors(fn):
     bad[1, 1] = np.nan
     with pytest.raises(ValueError, match="1 non-finite"):
         fn(bad)
-    with pytest.raises(TypeError, match="floating point"):
+    with pytest.raises(TypeError, match="float"):
         fn(np.ones((3, 2), np.int64))
     with pytest.raises(ValueError, match="non-finite"):
         LIFDelayed().step(np.array([np.inf], np.float32))

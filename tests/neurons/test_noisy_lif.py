@@ -122,3 +122,41 @@ def test_errors(rng):
         NoisyLIF()(x)  # training mode without a Generator
     with pytest.raises(ValueError, match="t_noise"):
         NoisyLIF(t_noise=0.0)
+
+
+@pytest.mark.parametrize("stochastic", [False, True])
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+@pytest.mark.parametrize("detach", [True, False])
+def test_single_step_equals_fused_multi_step(rng, stochastic, reset, detach):
+    """``step`` (autograd ops, one draw per step) == the fused kernel (one [T, N] draw)."""
+    x0 = 0.5 * rng.standard_normal((9, 2, 4)) + 0.7
+    out = []
+    for path in ("multi", "steps"):
+        layer = NoisyLIF(lam=0.9, theta=1.0, t_noise=0.3, reset=reset, v_reset=0.1,
+                         detach_reset=detach, rng=5, return_membrane=True)
+        layer.train(stochastic)
+        x = Tensor(x0.copy(), requires_grad=True)
+        s, h = layer(x) if path == "multi" else layer.run_steps(x)
+        (s * np.cos(x0) + h * np.sin(x0)).sum().backward()
+        out.append((s.data, h.data, x.grad))
+    (s1, h1, g1), (s2, h2, g2) = out
+    np.testing.assert_array_equal(s1, s2)
+    assert 0 < s1.mean() < 1
+    np.testing.assert_allclose(h1, h2, rtol=1e-12)
+    np.testing.assert_allclose(g1, g2, rtol=1e-9, atol=1e-12)
+
+
+def test_range_validation_and_nan_input():
+    x = np.full((3, 2), 0.5, np.float32)
+    with pytest.raises(ValueError, match="noisy_lif: lam must be in"):
+        noisy_lif(x, lam=5, training=False)
+    with pytest.raises(ValueError, match="noisy_lif: theta must be > 0"):
+        noisy_lif(x, theta=-1, training=False)
+    with pytest.raises(ValueError, match="NoisyLIF: lam must be in"):
+        NoisyLIF(lam=0.0)
+    x[2, 1] = np.nan
+    with pytest.raises(ValueError, match="noisy_lif: x contains 1 non-finite"):
+        noisy_lif(x, training=False)
+    layer = NoisyLIF(rng=0)
+    with pytest.raises(ValueError, match="NoisyLIF: x contains 1 non-finite"):
+        layer(x)
