@@ -128,7 +128,8 @@ class Oracle:
     model : callable ``x [b, ...] → [b, C]`` (a refsnn Module or any function of arrays/Tensors).
     budget : the most samples ever answered, a positive int.
     output : ``"probs"`` | ``"logits"`` | ``"labels"``.
-    classes : expected output width ``C``; ``None`` takes it from the first answer and then holds it.
+    classes : expected output width ``C``; ``None`` takes the model's ``num_classes`` attribute
+        when it has one, else the width of the first answer, and then holds it.
     chunk_size : the most samples passed to the model at once (memory bound), a positive int.
     tag : extra text for the configuration fingerprint (e.g. a run name).
     """
@@ -143,6 +144,11 @@ class Oracle:
         self._output = output
         if classes is not None and _positive_int(classes, "classes") < 2:
             raise ValueError(f"Oracle: classes must be >= 2, got {classes}")
+        declared = getattr(model, "num_classes", None)  # e.g. GaminSNN's class count
+        if isinstance(declared, int) and not isinstance(declared, bool):
+            if classes is not None and classes != declared:
+                raise ValueError(f"Oracle: classes={classes} but the model has num_classes={declared}")
+            classes = declared
         self._classes = None if classes is None else int(classes)
         self._width = self._classes  # the output width in force (learned from the first answer if None)
         self._chunk = _positive_int(chunk_size, "chunk_size")

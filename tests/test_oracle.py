@@ -118,6 +118,10 @@ def test_bad_inputs_and_bad_answers_are_clear_and_uncounted():
     with pytest.raises(ValueError, match=r"expected \[batch, classes\]"):
         Oracle(lambda z: np.ones(len(z)), budget=10)(np.ones((2, 4)))
     assert oracle.queries_used == wide.queries_used == 0
+    att = GaminSNN(hidden=4, num_steps=2, rng=0, in_features=12, num_classes=40)
+    with pytest.raises(ValueError, match="classes=10 but the model has num_classes=40"):
+        Oracle(att, budget=10, classes=10)
+    assert Oracle(att, budget=10).classes == 40  # taken from the model before any query
     learned = Oracle(Linear3(), budget=10)  # classes=None: the first answer fixes the width
     learned(np.ones((1, 4)))
     assert learned.classes == 3

@@ -147,7 +147,8 @@ class GaminSNN(Module):
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, num_classes={self.num_classes}, T={self.num_steps}, "
-                f"beta={self.beta}, theta={self.theta}, loss={self.loss_kind!r}")
+                f"beta={self.beta}, theta={self.theta}, surrogate={self.surrogate!r}, "
+                f"loss={self.loss_kind!r}")
 
 
 def step_cross_entropy(membrane, labels) -> Tensor:
