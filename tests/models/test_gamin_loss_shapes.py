@@ -194,3 +194,19 @@ def test_att_snn_forward_matches_reference_loop():
     want = reference_membrane(spikes, snn.state_dict())
     np.testing.assert_allclose(snn.membrane_spikes(spikes).data, want, rtol=1e-4, atol=1e-4)
     assert (want != 0).any()
+
+
+def test_sum_ce_training_on_a_device_backend_equals_host(fakedev):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((24, 784), dtype=np.float32), rng.integers(0, 10, 24)
+    states = []
+    for device in ("numpy", "fakedev"):
+        net = GaminSNN(hidden=16, num_steps=3, rng=1, encode_seed=2).to(device)
+        fit(net, Adam(net.parameters(), lr=1e-3), x, y, epochs=1, batch_size=8, rng=3, verbose=False,
+            loss_fn=gamin_loss("sum_ce"))
+        assert net.backend == device
+        states.append(net.state_dict())
+    for k in states[0]:
+        np.testing.assert_array_equal(states[0][k], states[1][k], err_msg=k)
+    initial = GaminSNN(hidden=16, num_steps=3, rng=1, encode_seed=2).state_dict()
+    assert not np.array_equal(initial["fc1.weight"], states[0]["fc1.weight"])  # it did train
