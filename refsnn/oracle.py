@@ -44,7 +44,10 @@ The model is kept in a name-mangled private attribute and is neither an
 argument of any method nor part of ``repr`` or the state.  Python cannot truly
 hide it (``vars(oracle)`` reaches it); the oracle is an honest-use interface
 that keeps attack code from touching the target by accident, not a sandbox.
-Calls are serialised by a lock, so the budget also holds across threads.
+Calls are serialised by a lock, so the budget also holds across threads.  A
+Module target is queried in eval mode under ``no_grad`` (its training mode is
+restored afterwards); inputs move to the model's backend and answers come back
+as host NumPy arrays.
 
 >>> import numpy as np
 >>> oracle = Oracle(lambda x: 2 * x, budget=5, output="labels", classes=3)
