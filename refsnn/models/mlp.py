@@ -40,6 +40,13 @@ def mlp(sizes, activation: str = "relu", rng=0, dtype=np.float32) -> Sequential:
     return Sequential(*layers)
 
 
-def gamin_ann(rng=0, hidden: int = 3000, dtype=np.float32) -> Sequential:
-    """The GAMIN-study target ANN: 784-``hidden``-10, ReLU (Poursiami et al., Table I)."""
-    return mlp([784, hidden, 10], activation="relu", rng=rng, dtype=dtype)
+def gamin_ann(rng=0, hidden: int = 3000, dtype=np.float32, in_features: int = 784,
+              num_classes: int = 10) -> Sequential:
+    """The GAMIN-study target ANN: ``in_features``-``hidden``-``num_classes``, ReLU (Poursiami et al., §IV-A).
+
+    784-3000-10 for MNIST; 10304-3000-40 for AT&T faces (92×112 pixels, 40 subjects),
+    the same single-hidden-layer shape as :class:`~refsnn.models.GaminSNN`.
+    """
+    if num_classes < 2:
+        raise ValueError(f"gamin_ann: num_classes must be >= 2, got {num_classes}")
+    return mlp([in_features, hidden, num_classes], activation="relu", rng=rng, dtype=dtype)
