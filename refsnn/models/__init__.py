@@ -1,15 +1,16 @@
 """Seed architectures of the five studies.
 
 * :func:`mlp` / :func:`gamin_ann` — the GAMIN-study ANN, 784-3000-10 with ReLU.
-* :class:`GaminSNN` — the GAMIN-study SNN, 784-3000-10 LIF (delayed reset), rate-coded input.
+* :class:`GaminSNN` — the GAMIN-study SNN, 784-3000-10 LIF (delayed reset), rate-coded input;
+  :func:`gamin_loss` / :func:`step_cross_entropy` — the paper's Σ_t CE(U2[t]) training loss.
 * :func:`vgg5`, :func:`vgg11`, :func:`resnet20` — the Sharmin-study ANNs (no bias, no BN), built by
   :func:`build_ann` from a layer spec (:func:`vgg_spec`, :func:`resnet_spec`).
 """
 
-from refsnn.models.gamin_snn import GaminSNN
+from refsnn.models.gamin_snn import GaminSNN, gamin_loss, step_cross_entropy
 from refsnn.models.mlp import gamin_ann, mlp
 from refsnn.models.resnet import BasicBlock, resnet20, resnet_spec
 from refsnn.models.vgg import build_ann, vgg5, vgg11, vgg_spec
 
-__all__ = ["mlp", "gamin_ann", "GaminSNN",
+__all__ = ["mlp", "gamin_ann", "GaminSNN", "gamin_loss", "step_cross_entropy",
            "build_ann", "vgg_spec", "vgg5", "vgg11", "resnet_spec", "resnet20", "BasicBlock"]
