@@ -6,8 +6,9 @@ imports refsnn, so data flows one way (``data_tools`` -> ``refsnn``).
 - :mod:`data_tools.idx`: IDX (MNIST container) reader and writer, gzip or raw.
 - :mod:`data_tools.mnist`: MNIST / Fashion-MNIST / MNIST-5k directories.
 - :mod:`data_tools.faces`: AT&T (ORL) faces, PGM.
-- :mod:`data_tools.cifar`: CIFAR-10/100, binary batches and python batches through a
-  restricted unpickler that never runs pickled code.
+- :mod:`data_tools.cifar`: CIFAR-10/100, binary batches and python batches.
+- :mod:`data_tools.safepickle`: the restricted unpickler those use: inert stand-ins for the
+  NumPy reconstructors, arrays rebuilt only from bytes the pickle holds.
 - :mod:`data_tools.gtsrb`: GTSRB, PPM + CSV annotations.
 - :mod:`data_tools.batches`: seeded mini-batches, splits, stratified subsets, normalization.
 - :mod:`data_tools.cache`: atomic HDF5 cache of preprocessed arrays.
