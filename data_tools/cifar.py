@@ -53,6 +53,8 @@ def _labels(values, n: int, classes: int, what: str, name: str) -> np.ndarray:
         labels = np.asarray(values)
     except (ValueError, TypeError, OverflowError) as exc:  # ragged or odd lists
         raise DataFormatError(what, f"are not a flat list of integers ({exc})", path=name) from None
+    if labels.size == 0 and labels.dtype.kind == "f":  # np.asarray([]) is float64
+        labels = labels.astype(np.int64)
     if labels.shape != (n,) or labels.dtype.kind not in "iu":
         raise DataFormatError(what, f"must be {n} integers, found shape {labels.shape} "
                               f"dtype {labels.dtype}", path=name)

@@ -9,8 +9,8 @@ NumPy array needs, and not to NumPy itself but to inert stand-ins:
   300-byte file that views one byte as gigabytes — is refused);
 - ``_reconstruct`` and ``numpy.dtype`` return stubs that just record the state
   the pickle then gives them;
-- ``scalar``, ``_frombuffer`` and ``_codecs.encode`` (latin-1 only) are checked
-  and evaluated on the spot.
+- ``scalar``, ``_frombuffer``, ``_codecs.encode`` (latin-1 only) and ``bytes()``
+  (no arguments: protocol 2's ``b""``) are checked and evaluated on the spot.
 
 After the load every array stub is built with ``np.frombuffer`` from the raw
 bytes stored in the pickle, after checking that its shape times its dtype's
@@ -143,11 +143,19 @@ def _encode(text, encoding="latin1"):
     return text.encode("latin1")
 
 
+def _empty_bytes(*args):
+    if args:  # bytes(10**10) would allocate; protocol 2 only ever writes bytes() for b""
+        raise UnsafePickleError("bytes(...) with arguments: only bytes() (an empty string) is allowed")
+    return b""
+
+
 # (module, name) as written in the pickle -> stand-in; NumPy 1 and 2 spellings
 _ALLOWED = {
     ("numpy", "ndarray"): _NDARRAY,
     ("numpy", "dtype"): _DtypeStub,
     ("_codecs", "encode"): _encode,  # how Python 3 protocol 2 writes bytes
+    ("__builtin__", "bytes"): _empty_bytes,  # ... and an empty bytes object
+    ("builtins", "bytes"): _empty_bytes,
 }
 for _pkg in ("numpy.core", "numpy._core"):
     _ALLOWED[(f"{_pkg}.multiarray", "_reconstruct")] = _ArrayStub
