@@ -159,6 +159,21 @@ def _load(path: Path, key: str):
                          f"or pass on_corrupt='rebuild'", path=path) from None
 
 
+def _copy_member(old, name: str, out, path: Path) -> None:
+    """Copy entry ``name`` of the old file into ``out``; a link is copied as a link, never followed."""
+    import h5py
+
+    try:
+        link = old.get(name, getlink=True)
+        if isinstance(link, h5py.HardLink):
+            old.copy(name, out, name=name)
+        else:
+            out[name] = link
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise CacheError(f"entry {name!r}", f"cannot be copied into the rewritten cache ({exc}); delete "
+                         f"the file or pass on_corrupt='rebuild'", path=path) from None
+
+
 def _store(path: Path, key: str, layout, items, attrs: dict, keep_others: bool, compression):
     """Write ``items`` under ``key`` into a temp file next to ``path`` and rename it over ``path``."""
     import h5py
@@ -171,13 +186,8 @@ def _store(path: Path, key: str, layout, items, attrs: dict, keep_others: bool, 
             if keep_others and path.exists():
                 with h5py.File(path, "r") as old:
                     for other in old:
-                        if other == key:
-                            continue
-                        link = old.get(other, getlink=True)
-                        if isinstance(link, h5py.HardLink):
-                            old.copy(other, out, name=other)
-                        else:  # kept as the link it is: never followed, so never read
-                            out[other] = link
+                        if other != key:
+                            _copy_member(old, other, out, path)
             group = out.create_group(key)
             for name, arr in items:
                 group.create_dataset(name, data=arr, compression=compression)

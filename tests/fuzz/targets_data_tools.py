@@ -225,7 +225,38 @@ def _gtsrb(data, workdir: Path) -> str:
     return "ok"
 
 
+# --- HDF5 cache -----------------------------------------------------------------------------
+
+def _cache(data, workdir: Path) -> str:
+    import warnings
+
+    from data_tools.cache import CacheError, cached
+
+    g = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    value = {"x": g.normal(size=(4, 3)).astype(np.float32), "y": g.integers(0, 9, 5)}
+    compression = data.draw(st.sampled_from([None, "gzip"]), label="compression")
+    path = workdir / "cache.h5"
+    path.unlink(missing_ok=True)
+    cached(path, "k", lambda: value, compression=compression)
+    raw, edits = mutated(data, path.read_bytes(), max_ops=3)
+    path.write_bytes(raw)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = cached(path, "k", lambda: value)
+    except CacheError as exc:
+        assert edits, f"an unmutated cache was refused: {exc}"
+        return _refused(exc, path)
+    # whatever the file held, the answer is the builder's (hash-checked or rebuilt)
+    assert sorted(got) == ["x", "y"]
+    for key in value:
+        np.testing.assert_array_equal(got[key], value[key])
+        assert got[key].dtype == value[key].dtype
+    return "ok"
+
+
 TARGETS = {
+    "hdf5_cache": _cache,
     "idx_raw": lambda data, workdir: _idx(data, workdir, False),
     "idx_gzip": lambda data, workdir: _idx(data, workdir, True),
     "cifar_binary": _cifar_binary,
