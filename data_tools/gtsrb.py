@@ -39,6 +39,8 @@ __all__ = ["load_gtsrb", "read_gtsrb_csv"]
 COLUMNS = ("Filename", "Width", "Height", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2")
 NUM_CLASSES = 43
 MAX_SIDE = 1 << 14  # no GTSRB image is near 16384 pixels wide; a bigger header is hostile
+# formats handed to Pillow (netpbm files use the strict parser); never EPS (runs Ghostscript) & co.
+PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 _INT = re.compile(r"-?[0-9]{1,9}")
 
 
@@ -133,7 +135,7 @@ def _decode(path: Path, row: dict, csv_path: Path):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(path) as opened:
+                with Image.open(path, formats=PILLOW_FORMATS) as opened:
                     if opened.size != want:  # the header only: nothing decoded yet
                         img = opened
                     else:

@@ -241,3 +241,14 @@ def test_ppm_above_maxval_in_gtsrb(tmp_path):
     (tmp_path / "GT-final_test.csv").write_text(f"{HEADER}\na.ppm;1;1;0;0;0;0;1\n")
     with pytest.raises(DataFormatError, match=r"a.ppm: raster sample 2 is 101, above maxval 100"):
         load_gtsrb(tmp_path)
+
+
+def test_only_plain_image_formats_reach_pillow(tmp_path):
+    # an EPS file named .png: Pillow would identify it (and run Ghostscript to decode it)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 30 20\nshowpage\n"
+    (tmp_path / "a.png").write_bytes(eps)
+    with Image.open(tmp_path / "a.png") as control:
+        assert control.format == "EPS"
+    (tmp_path / "GT-final_test.csv").write_text(f"{HEADER}\na.png;30;20;0;0;29;19;1\n")
+    with pytest.raises(DataFormatError, match=r"a.png: image cannot be decoded \(UnidentifiedImageError"):
+        load_gtsrb(tmp_path)
