@@ -8,6 +8,7 @@ error naming the file). Any other exception fails the run.
 
 :func:`run_fuzz` starts ``python tests/fuzz/fuzz_util.py <module> <target> ...``;
 the child sets ``RLIMIT_AS`` (address space) to ``mem_mb`` *after* its imports,
+records its peak resident memory (``VmHWM``),
 runs ``max_examples`` examples from a fixed seed, and prints one JSON line::
 
     {"target": ..., "examples": 300, "outcomes": {"ok": 80, "refused": 220},
@@ -113,6 +114,16 @@ def _child(module: str, target: str, max_examples: int, seed: int, mem_mb: int) 
         outcomes[fn(data, workdir)] += 1
 
     def rss_mb() -> float:
+        """Peak resident set of this process image: VmHWM (Linux), else ru_maxrss.
+
+        ru_maxrss survives execve on Linux, so it would report the parent's (pytest's) peak."""
+        try:
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     baseline = rss_mb()
