@@ -159,22 +159,31 @@ def _load(path: Path, key: str):
                          f"or pass on_corrupt='rebuild'", path=path) from None
 
 
-def _copy_member(old, name: str, out, path: Path) -> None:
-    """Copy entry ``name`` of the old file into ``out``; a link is copied as a link, never followed."""
+def _copy_others(path: Path, key: str, out, on_corrupt: str) -> None:
+    """Copy every entry but ``key`` of the old file into ``out``; links are copied as links, never
+    followed. An unreadable old file is a CacheError, or (``on_corrupt="rebuild"``) a warning."""
     import h5py
 
     try:
-        link = old.get(name, getlink=True)
-        if isinstance(link, h5py.HardLink):
-            old.copy(name, out, name=name)
-        else:
-            out[name] = link
+        with h5py.File(path, "r") as old:
+            for name in old:
+                if name == key:
+                    continue
+                link = old.get(name, getlink=True)
+                if isinstance(link, h5py.HardLink):
+                    old.copy(name, out, name=name)
+                else:
+                    out[name] = link
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-        raise CacheError(f"entry {name!r}", f"cannot be copied into the rewritten cache ({exc}); delete "
-                         f"the file or pass on_corrupt='rebuild'", path=path) from None
+        problem = f"cannot be copied into the rewritten cache ({exc})"
+        if on_corrupt == "raise":
+            raise CacheError("other entries", f"{problem}; delete the file or pass "
+                             f"on_corrupt='rebuild'", path=path) from None
+        warnings.warn(f"{path}: other entries {problem}; dropping them", UserWarning, stacklevel=3)
 
 
-def _store(path: Path, key: str, layout, items, attrs: dict, keep_others: bool, compression):
+def _store(path: Path, key: str, layout, items, attrs: dict, keep_others: bool, compression,
+           on_corrupt: str = "raise"):
     """Write ``items`` under ``key`` into a temp file next to ``path`` and rename it over ``path``."""
     import h5py
 
@@ -184,10 +193,7 @@ def _store(path: Path, key: str, layout, items, attrs: dict, keep_others: bool, 
     try:
         with h5py.File(tmp, "w") as out:
             if keep_others and path.exists():
-                with h5py.File(path, "r") as old:
-                    for other in old:
-                        if other != key:
-                            _copy_member(old, other, out, path)
+                _copy_others(path, key, out, on_corrupt)
             group = out.create_group(key)
             for name, arr in items:
                 group.create_dataset(name, data=arr, compression=compression)
@@ -244,7 +250,7 @@ def cached(
     layout, items = _as_items(builder(), key)
     attrs = {"layout": layout, "content_sha256": _content_hash(items),
              "source_sha256": source_hash, "source": source_text, "description": description}
-    _store(path, key, layout, items, attrs, keep_others, compression)
+    _store(path, key, layout, items, attrs, keep_others, compression, on_corrupt)
     return _pack(layout, items)
 
 

@@ -224,3 +224,20 @@ def test_other_entries_links_are_kept_not_followed(tmp_path):
         link = f.get("elsewhere", getlink=True)
         assert isinstance(link, h5py.ExternalLink) and link.path == "/x"
     np.testing.assert_array_equal(cached(path, "a", lambda: None), np.arange(2))
+
+
+def test_unreadable_other_entries_when_rewriting(tmp_path):
+    """Found by the fuzzer: zeroing 8 bytes of the root symbol table hides 'k' (a miss) and then
+    breaks the copy of the other entries; the rewrite must fail cleanly or, asked to, drop them."""
+    path = tmp_path / "c.h5"
+    value = {"x": np.arange(12, dtype=np.float32).reshape(4, 3), "y": np.arange(5)}
+    cached(path, "k", lambda: value)
+    raw = bytearray(path.read_bytes())
+    raw[169:177] = bytes(8)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CacheError, match=r"c.h5: (other entries cannot be copied|entry 'k' cannot be read)"):
+        cached(path, "k", lambda: value)
+    with pytest.warns(UserWarning, match="c.h5"):
+        got = cached(path, "k", lambda: value, on_corrupt="rebuild")
+    np.testing.assert_array_equal(got["x"], value["x"])
+    np.testing.assert_array_equal(cached(path, "k", lambda: None)["y"], value["y"])
