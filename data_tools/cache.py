@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from data_tools.errors import DataFormatError
+from data_tools.h5safe import child, read_attr, read_dataset
 
 __all__ = ["CacheError", "cached", "fingerprint"]
 
@@ -108,21 +109,35 @@ def _pack(layout, items):
     return dict(items)
 
 
-def _read_entry(group, where: str):
-    """(layout, items, attrs) of one group; CacheError when malformed or its hash fails."""
-    attrs = dict(group.attrs)
+def _read_entry(group, path: Path, key: str):
+    """(layout, items, attrs) of one group; CacheError when malformed or its hash fails.
+
+    Only hard-linked, plain, fully stored datasets are read (:mod:`data_tools.h5safe`).
+    """
+    import h5py
+
+    field = f"entry {key!r}"
+    if not isinstance(group, h5py.Group):
+        raise CacheError(field, f"is a {type(group).__name__}, not a group", path=path)
+    attrs = {k: read_attr(group, k) for k in ("layout", "content_sha256", "source_sha256", "source",
+                                              "description", "order") if k in group.attrs}
     layout = attrs.get("layout")
-    if layout not in ("array", "tuple", "dict") or "content_sha256" not in attrs:
-        raise CacheError(f"{where}: entry has no valid 'layout'/'content_sha256' attributes")
+    if layout not in ("array", "tuple", "dict") or not isinstance(attrs.get("content_sha256"), str):
+        raise CacheError(field, "has no valid 'layout'/'content_sha256' attributes", path=path)
     names = list(group.keys())
     if layout != "dict":
+        if not all(n.isdigit() for n in names):
+            raise CacheError(field, f"of layout {layout!r} has non-numeric members", path=path)
         names = sorted(names, key=int)
     order = attrs.get("order")
     if layout == "dict" and order is not None:
-        names = [str(n) for n in order]
-    items = [(n, np.asarray(group[n][()])) for n in names]
+        order = [str(n) for n in np.asarray(order).ravel()]
+        if sorted(order) != sorted(names):
+            raise CacheError(field, "attribute 'order' does not list the entry's members", path=path)
+        names = order
+    items = [(n, read_dataset(child(group, n))) for n in names]
     if _content_hash(items) != attrs["content_sha256"]:
-        raise CacheError(f"{where}: stored arrays do not match their content_sha256 (corrupt)")
+        raise CacheError(field, "stored arrays do not match their content_sha256 (corrupt)", path=path)
     return layout, items, attrs
 
 
@@ -132,17 +147,43 @@ def _load(path: Path, key: str):
 
     try:
         with h5py.File(path, "r") as f:
-            if key not in f:
+            if f.get(key, getlink=True) is None:
                 return None
-            return _read_entry(f[key], f"{path} [{key}]")
+            return _read_entry(child(f, key), path, key)
     except CacheError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise CacheError(f"{path}: cannot read cache entry {key!r} ({exc}); delete the file "
-                         f"or pass on_corrupt='rebuild'") from None
+    except DataFormatError as exc:
+        raise CacheError(f"entry {key!r}", str(exc).split(": ", 1)[-1], path=path) from None
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise CacheError(f"entry {key!r}", f"cannot be read ({exc}); delete the file "
+                         f"or pass on_corrupt='rebuild'", path=path) from None
 
 
-def _store(path: Path, key: str, layout, items, attrs: dict, keep_others: bool, compression):
+def _copy_others(path: Path, key: str, out, on_corrupt: str) -> None:
+    """Copy every entry but ``key`` of the old file into ``out``; links are copied as links, never
+    followed. An unreadable old file is a CacheError, or (``on_corrupt="rebuild"``) a warning."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as old:
+            for name in old:
+                if name == key:
+                    continue
+                link = old.get(name, getlink=True)
+                if isinstance(link, h5py.HardLink):
+                    old.copy(name, out, name=name)
+                else:
+                    out[name] = link
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        problem = f"cannot be copied into the rewritten cache ({exc})"
+        if on_corrupt == "raise":
+            raise CacheError("other entries", f"{problem}; delete the file or pass "
+                             f"on_corrupt='rebuild'", path=path) from None
+        warnings.warn(f"{path}: other entries {problem}; dropping them", UserWarning, stacklevel=3)
+
+
+def _store(path: Path, key: str, layout, items, attrs: dict, keep_others: bool, compression,
+           on_corrupt: str = "raise"):
     """Write ``items`` under ``key`` into a temp file next to ``path`` and rename it over ``path``."""
     import h5py
 
@@ -152,10 +193,7 @@ def _store(path: Path, key: str, layout, items, attrs: dict, keep_others: bool, 
     try:
         with h5py.File(tmp, "w") as out:
             if keep_others and path.exists():
-                with h5py.File(path, "r") as old:
-                    for other in old:
-                        if other != key:
-                            old.copy(old[other], out, name=other)
+                _copy_others(path, key, out, on_corrupt)
             group = out.create_group(key)
             for name, arr in items:
                 group.create_dataset(name, data=arr, compression=compression)
@@ -212,7 +250,7 @@ def cached(
     layout, items = _as_items(builder(), key)
     attrs = {"layout": layout, "content_sha256": _content_hash(items),
              "source_sha256": source_hash, "source": source_text, "description": description}
-    _store(path, key, layout, items, attrs, keep_others, compression)
+    _store(path, key, layout, items, attrs, keep_others, compression, on_corrupt)
     return _pack(layout, items)
 
 

@@ -26,14 +26,13 @@ Loaders accept the batch directory itself or its parent holding
 
 from __future__ import annotations
 
-import io
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
 
 from data_tools.errors import DataFormatError
+from data_tools.safepickle import RestrictedUnpickler, UnsafePickleError, safe_load_pickle
 
 __all__ = [
     "UnsafePickleError",
@@ -49,87 +48,19 @@ CIFAR_SHAPE = (3, 32, 32)
 PIXELS = 3 * 32 * 32
 
 
-class UnsafePickleError(pickle.UnpicklingError, DataFormatError):
-    """A pickle asked for a global outside the allow-list of plain data and ndarrays."""
-
-
-def _numpy_attr(submodule: str, name: str):
-    """``numpy._core.<submodule>.<name>`` (NumPy 2) or ``numpy.core...`` (NumPy 1), no warnings."""
-    import importlib
-
-    try:
-        module = importlib.import_module(f"numpy._core.{submodule}")
-    except ImportError:  # NumPy 1.x
-        module = importlib.import_module(f"numpy.core.{submodule}")
-    return getattr(module, name)
-
-
-# (module, name) as written in the pickle -> how to get the object. Both NumPy 1 and 2 spellings.
-_ALLOWED = {
-    ("numpy", "ndarray"): lambda: np.ndarray,
-    ("numpy", "dtype"): lambda: np.dtype,
-    ("_codecs", "encode"): lambda: __import__("_codecs").encode,  # py3 protocol-2 bytes
-}
-for _pkg in ("numpy.core", "numpy._core"):
-    _ALLOWED[(f"{_pkg}.multiarray", "_reconstruct")] = lambda: _numpy_attr("multiarray", "_reconstruct")
-    _ALLOWED[(f"{_pkg}.multiarray", "scalar")] = lambda: _numpy_attr("multiarray", "scalar")
-    _ALLOWED[(f"{_pkg}.numeric", "_frombuffer")] = lambda: _numpy_attr("numeric", "_frombuffer")
-del _pkg
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An Unpickler whose ``find_class`` admits only ndarray reconstruction.
-
-    Plain containers (dict, list, tuple, str, bytes, int, float) need no
-    global at all; numpy arrays, dtypes and scalars need the entries of
-    ``_ALLOWED``. Every other ``module.attr`` raises :class:`UnsafePickleError`.
-    """
-
-    def find_class(self, module: str, name: str):
-        getter = _ALLOWED.get((module, name))
-        if getter is None:
-            raise UnsafePickleError(
-                f"refusing to load global {module}.{name}: only plain data and numpy arrays "
-                f"are allowed in a data pickle"
-            )
-        return getter()
-
-    def persistent_load(self, pid):
-        raise UnsafePickleError(f"refusing persistent id {pid!r} in a data pickle")
-
-
-def safe_load_pickle(source: str | os.PathLike | bytes, encoding: str = "bytes"):
-    """Unpickle ``source`` (a path or the pickle bytes) with :class:`RestrictedUnpickler`.
-
-    ``encoding="bytes"`` keeps Python 2 ``str`` objects (CIFAR's dict keys)
-    as ``bytes``. Raises :class:`UnsafePickleError` for disallowed globals
-    and ``ValueError`` naming the file for a pickle that is otherwise broken.
-    """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        raw, name = bytes(source), "<bytes>"
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"pickle file not found: {path}")
-        raw, name = path.read_bytes(), str(path)
-    try:
-        return RestrictedUnpickler(io.BytesIO(raw), encoding=encoding).load()
-    except UnsafePickleError as exc:
-        raise UnsafePickleError(f"{name}: {exc}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{name}: not a valid data pickle ({type(exc).__name__}: {exc})") from None
-
-
 def _labels(values, n: int, classes: int, what: str, name: str) -> np.ndarray:
-    labels = np.asarray(values)
+    try:
+        labels = np.asarray(values)
+    except (ValueError, TypeError, OverflowError) as exc:  # ragged or odd lists
+        raise DataFormatError(what, f"are not a flat list of integers ({exc})", path=name) from None
+    if labels.size == 0 and labels.dtype.kind == "f":  # np.asarray([]) is float64
+        labels = labels.astype(np.int64)
     if labels.shape != (n,) or labels.dtype.kind not in "iu":
-        raise ValueError(
-            f"{name}: {what} must be {n} integers, found shape {labels.shape} dtype {labels.dtype}"
-        )
+        raise DataFormatError(what, f"must be {n} integers, found shape {labels.shape} "
+                              f"dtype {labels.dtype}", path=name)
     if n and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(
-            f"{name}: {what} must lie in [0, {classes - 1}], found [{labels.min()}, {labels.max()}]"
-        )
+        raise DataFormatError(what, f"must lie in [0, {classes - 1}], found "
+                              f"[{labels.min()}, {labels.max()}]", path=name)
     return labels.astype(np.int64)
 
 
@@ -147,10 +78,9 @@ def read_cifar_binary(path: str | os.PathLike, cifar100: bool = False, label: st
     head = 2 if cifar100 else 1
     record = head + PIXELS
     if raw.size == 0 or raw.size % record:
-        raise ValueError(
-            f"{path}: size {raw.size} bytes is not a positive multiple of the "
-            f"{record}-byte {'CIFAR-100' if cifar100 else 'CIFAR-10'} record"
-        )
+        raise DataFormatError(
+            "size", f"{raw.size} bytes is not a positive multiple of the {record}-byte "
+            f"{'CIFAR-100' if cifar100 else 'CIFAR-10'} record", path=path)
     rows = raw.reshape(-1, record)
     images = rows[:, head:].reshape((-1,) + CIFAR_SHAPE).copy()
     if cifar100:
@@ -173,19 +103,23 @@ def read_cifar_pickle(path: str | os.PathLike, label: str = "labels"):
     name = str(path)
     batch = safe_load_pickle(path)
     if not isinstance(batch, dict):
-        raise ValueError(f"{name}: expected a pickled dict, found {type(batch).__name__}")
-    entries = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+        raise DataFormatError("batch", f"must be a pickled dict, found {type(batch).__name__}",
+                              path=name)
+    entries = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()
+               if isinstance(k, (bytes, str))}
     for key in ("data", label):
         if key not in entries:
-            raise ValueError(f"{name}: missing key {key!r} (found {sorted(map(str, entries))})")
+            found = sorted(repr(k)[:40] for k in list(entries)[:20])
+            raise DataFormatError(repr(key), f"is missing (found keys {found})", path=name)
     data = entries["data"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
             or data.shape[1] != PIXELS:
         shape = getattr(data, "shape", None)
         dtype = getattr(data, "dtype", type(data).__name__)
-        raise ValueError(f"{name}: 'data' must be uint8 [N, {PIXELS}], found {shape} {dtype}")
+        raise DataFormatError("'data'", f"must be uint8 [N, {PIXELS}], found {shape} {dtype}",
+                              path=name)
     labels = _labels(entries[label], len(data), classes[label], repr(label), name)
-    return data.reshape((-1,) + CIFAR_SHAPE).copy(), labels
+    return data.reshape((-1,) + CIFAR_SHAPE), labels  # data was built fresh from the file's bytes
 
 
 def _resolve(directory: Path, subdirs: tuple[str, ...], names: list[str]) -> Path:

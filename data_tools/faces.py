@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from data_tools.batches import as_generator
+from data_tools.errors import DataFormatError
+from data_tools.netpbm import read_netpbm_bytes
 
 __all__ = ["load_att_faces", "read_pgm"]
 
@@ -31,25 +33,20 @@ ATT_HEIGHT, ATT_WIDTH = 112, 92
 
 
 def read_pgm(path: str | os.PathLike) -> np.ndarray:
-    """One greyscale PGM (P2 or P5) as uint8 ``[H, W]``, read with Pillow."""
-    from PIL import Image, UnidentifiedImageError
+    """One greyscale PGM (P2 or P5) as uint8 ``[H, W]`` on the 0..255 scale.
 
+    Parsed by :func:`data_tools.netpbm.read_netpbm`: sizes checked against the
+    file before allocating, samples above ``maxval`` refused, other maxvals
+    (16-bit included) rescaled to 0..255; errors are ``DataFormatError``.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
-    try:
-        with Image.open(path) as img:
-            mode = img.mode
-            array = np.asarray(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(f"{path}: cannot be read as a PGM image ({exc})") from None
-    if mode not in ("L", "I", "I;16", "I;16B"):
-        raise ValueError(f"{path}: expected a greyscale PGM, found mode {mode!r}")
-    if array.dtype != np.uint8:
-        if array.max(initial=0) > 255:
-            raise ValueError(f"{path}: expected 8-bit grey values, found maximum {array.max()}")
-        array = array.astype(np.uint8)
-    return array
+    raw = path.read_bytes()
+    if raw[:2] in (b"P3", b"P6"):
+        raise DataFormatError("magic", f"{raw[:2]!r} is a colour PPM; expected a greyscale PGM (P2 or P5)",
+                              path=path)
+    return read_netpbm_bytes(raw, str(path))
 
 
 def load_att_faces(
@@ -105,10 +102,9 @@ def load_att_faces(
             path = directory / f"s{k + 1}" / f"{i + 1}.pgm"
             pixels = read_pgm(path)
             if pixels.shape != tuple(size):
-                raise ValueError(
-                    f"{path}: expected {size[1]}x{size[0]} (width x height) pixels, "
-                    f"found {pixels.shape[1]}x{pixels.shape[0]}"
-                )
+                raise DataFormatError(
+                    "size", f"is wrong: expected {size[1]}x{size[0]} (width x height) pixels, "
+                    f"found {pixels.shape[1]}x{pixels.shape[0]}", path=path)
             images[k, i] = pixels
 
     train_x, train_y, test_x, test_y = [], [], [], []

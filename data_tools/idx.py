@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import struct
 import zlib
@@ -40,6 +41,7 @@ from data_tools.errors import DataFormatError
 __all__ = ["IDXFormatError", "read_idx", "parse_idx", "write_idx", "GZIP_MAGIC", "IDX_DTYPES"]
 
 GZIP_MAGIC = b"\x1f\x8b"
+_BLOCK = 1 << 20  # read / decompress 1 MiB at a time
 
 # IDX dtype code -> big-endian numpy dtype
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -57,17 +59,72 @@ class IDXFormatError(DataFormatError):
     """An IDX file is corrupt, truncated, compressed badly or of the wrong kind."""
 
 
-def _decompress(raw: bytes, name: str) -> bytes:
-    """Gunzip ``raw`` when it starts with the gzip magic; otherwise return it unchanged."""
-    if not raw.startswith(GZIP_MAGIC):
-        return raw
+def _fail(name: str, field: str, problem: str):
+    raise IDXFormatError(field, problem, path=name)
+
+
+def _read_upto(stream, n: int, name: str) -> bytearray:
+    """At most ``n`` bytes of ``stream``, read in 1 MiB blocks (memory grows only with real data)."""
+    out = bytearray()
     try:
-        return gzip.decompress(raw)
+        while len(out) < n:
+            block = stream.read(min(_BLOCK, n - len(out)))
+            if not block:
+                break
+            out += block
     except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
-        raise IDXFormatError(
-            f"{name}: starts with the gzip magic 1f 8b but is not a valid gzip stream "
-            f"({type(exc).__name__}: {exc})"
-        ) from None
+        _fail(name, "gzip stream", f"is not a valid gzip stream (starts with the gzip magic 1f 8b; "
+              f"{type(exc).__name__}: {exc})")
+    return out
+
+
+def _parse_stream(handle, size: int, name: str, expect_ndim, expect_dtype) -> np.ndarray:
+    """Decode the IDX file open in ``handle`` (``size`` bytes on disk); see :func:`parse_idx`."""
+    gzipped = handle.read(2) == GZIP_MAGIC
+    handle.seek(0)
+    stream = gzip.GzipFile(fileobj=handle, mode="rb") if gzipped else handle
+    head = _read_upto(stream, 4, name)
+    if len(head) < 4:
+        _fail(name, "header", f"is too short: expected at least a 4-byte IDX header, found {len(head)} bytes")
+    code, ndim = head[2], head[3]
+    if head[:2] != b"\x00\x00" or code not in IDX_DTYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
+        _fail(name, "magic", f"0x{head.hex().upper()} is a bad IDX magic: expected 0x0000 followed by a "
+              f"dtype code ({known}) and ndim (e.g. 0x00000803 images, 0x00000801 labels)")
+    if ndim == 0:
+        _fail(name, "magic", f"0x{head.hex().upper()} declares 0 dimensions")
+    if expect_ndim is not None and ndim != expect_ndim:
+        _fail(name, "ndim", f"is wrong: expected {expect_ndim} dimension(s) "
+              f"(magic 0x0000{code:02X}{expect_ndim:02X}), found {ndim} (magic 0x{head.hex().upper()})")
+    dtype = IDX_DTYPES[code]
+    if expect_dtype is not None and dtype.newbyteorder("=") != np.dtype(expect_dtype):
+        _fail(name, "dtype", f"is wrong: expected dtype {np.dtype(expect_dtype)}, found "
+              f"{dtype.newbyteorder('=')} (code 0x{code:02X})")
+    dim_bytes = _read_upto(stream, 4 * ndim, name)
+    if len(dim_bytes) < 4 * ndim:
+        _fail(name, "dims", f"are a truncated header: {ndim} dimensions need {4 + 4 * ndim} header "
+              f"bytes, found {4 + len(dim_bytes)}")
+    dims = struct.unpack(f">{ndim}I", dim_bytes)
+    expected = math.prod(dims) * dtype.itemsize  # exact Python int: 4 x 65536 does not wrap to 0
+    if not gzipped:  # the file's size is known: check it before reading anything
+        found = size - 4 - 4 * ndim
+        if found != expected:
+            what = "truncated" if found < expected else "extra bytes after the data"
+            _fail(name, "data", f"is {what}: dims {tuple(dims)} x {dtype.itemsize} byte(s) need "
+                  f"{expected} data bytes, found {found}")
+    # decompress as a stream and stop one byte past the declared size
+    data = _read_upto(stream, expected + 1, name)
+    if len(data) != expected:
+        what, found = ("truncated", f"{len(data)}") if len(data) < expected \
+            else ("extra bytes after the data", f"more than {expected}")
+        _fail(name, "data", f"is {what}: dims {tuple(dims)} x {dtype.itemsize} byte(s) need "
+              f"{expected} data bytes, found {found}")
+    if gzipped:  # a corrupt CRC or trailer is only seen at the end of the stream
+        _read_upto(stream, 1, name)
+    array = np.frombuffer(data, dtype=dtype).reshape(dims)
+    if dtype.itemsize == 1:
+        return array  # a writable view of ``data``: no second copy
+    return array.astype(dtype.newbyteorder("="))
 
 
 def parse_idx(
@@ -81,48 +138,12 @@ def parse_idx(
     ``name`` is used in error messages. ``expect_ndim`` / ``expect_dtype``
     (for example ``3`` and ``"uint8"`` for MNIST images) turn a
     well-formed file of the wrong kind into an :class:`IDXFormatError` too.
+    The sizes the header declares are checked before the data is read; a
+    gzip stream is decompressed block by block and never past the declared
+    size + 1 byte, so no allocation exceeds what the header declares.
     """
-    data = _decompress(bytes(raw), name)
-    if len(data) < 4:
-        raise IDXFormatError(f"{name}: expected at least a 4-byte IDX header, found {len(data)} bytes")
-    zero, code, ndim = data[0:2], data[2], data[3]
-    if zero != b"\x00\x00" or code not in IDX_DTYPES:
-        known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
-        raise IDXFormatError(
-            f"{name}: bad IDX magic 0x{data[:4].hex().upper()}: expected 0x0000 followed by a "
-            f"dtype code ({known}) and ndim (e.g. 0x00000803 images, 0x00000801 labels)"
-        )
-    if ndim == 0:
-        raise IDXFormatError(f"{name}: IDX magic 0x{data[:4].hex().upper()} declares 0 dimensions")
-    if expect_ndim is not None and ndim != expect_ndim:
-        raise IDXFormatError(
-            f"{name}: expected {expect_ndim} dimension(s) "
-            f"(magic 0x0000{code:02X}{expect_ndim:02X}), found {ndim} "
-            f"(magic 0x{data[:4].hex().upper()})"
-        )
-    dtype = IDX_DTYPES[code]
-    if expect_dtype is not None and dtype.newbyteorder("=") != np.dtype(expect_dtype):
-        raise IDXFormatError(
-            f"{name}: expected dtype {np.dtype(expect_dtype)}, found {dtype.newbyteorder('=')} "
-            f"(code 0x{code:02X})"
-        )
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise IDXFormatError(
-            f"{name}: truncated header: {ndim} dimensions need {header} header bytes, "
-            f"found {len(data)}"
-        )
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    found = len(data) - header
-    if found != expected:
-        what = "truncated" if found < expected else "extra bytes after the data"
-        raise IDXFormatError(
-            f"{name}: {what}: dims {tuple(dims)} x {dtype.itemsize} byte(s) need {expected} "
-            f"data bytes, found {found}"
-        )
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
-    return array.astype(dtype.newbyteorder("="), copy=True)
+    raw = bytes(raw)
+    return _parse_stream(io.BytesIO(raw), len(raw), name, expect_ndim, expect_dtype)
 
 
 def read_idx(
@@ -138,7 +159,9 @@ def read_idx(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
-    return parse_idx(path.read_bytes(), str(path), expect_ndim, expect_dtype)
+    with open(path, "rb") as handle:
+        return _parse_stream(handle, os.fstat(handle.fileno()).st_size, str(path),
+                             expect_ndim, expect_dtype)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> None:

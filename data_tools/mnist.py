@@ -70,9 +70,10 @@ def load_mnist(
     labels = read_idx(label_path, expect_ndim=1, expect_dtype="uint8")
     if len(images) != len(labels):
         raise IDXFormatError(
-            f"{image_path.name} has {len(images)} images but {label_path.name} has "
-            f"{len(labels)} labels (in {Path(directory)})"
-        )
+            "count", f"is {len(labels)} labels but {image_path.name} has {len(images)} images",
+            path=label_path)
+    if labels.size and labels.max() > 9:
+        raise IDXFormatError("labels", f"must lie in [0, 9], found {labels.max()}", path=label_path)
     images = images[:, None, :, :]
     if normalize:
         images = to_float_images(images)

@@ -20,6 +20,7 @@ from data_tools.cifar import (
     read_cifar_pickle,
     safe_load_pickle,
 )
+from data_tools.errors import DataFormatError
 
 
 def _records(n, head, seed):
@@ -201,7 +202,9 @@ def test_find_class_allow_list(module, name):
     unpickler = RestrictedUnpickler(io.BytesIO(b""))
     with pytest.raises(UnsafePickleError, match=f"{module}.{name}"):
         unpickler.find_class(module, name)
-    assert unpickler.find_class("numpy", "ndarray") is np.ndarray
+    ndarray = unpickler.find_class("numpy", "ndarray")  # an inert token, not the class
+    with pytest.raises(UnsafePickleError, match="calls numpy.ndarray directly"):
+        ndarray((2, 3), np.uint8)
 
 
 class _OpenPayload:
@@ -230,20 +233,82 @@ def test_refusal_is_an_unpickling_error_callers_can_catch(tmp_path):
 def test_pickle_content_errors(tmp_path):
     path = tmp_path / "batch"
     path.write_bytes(pickle.dumps([1, 2]))
-    with pytest.raises(ValueError, match="batch: expected a pickled dict, found list"):
+    with pytest.raises(DataFormatError, match="batch: batch must be a pickled dict, found list"):
         read_cifar_pickle(path)
     path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}))
-    with pytest.raises(ValueError, match="missing key 'labels'"):
+    with pytest.raises(DataFormatError, match="batch: 'labels' is missing") as info:
         read_cifar_pickle(path)
+    assert info.value.path == str(path) and info.value.field == "'labels'"
     path.write_bytes(pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}))
-    with pytest.raises(ValueError, match=r"'data' must be uint8 \[N, 3072\], found \(2, 100\)"):
+    with pytest.raises(DataFormatError, match=r"'data' must be uint8 \[N, 3072\], found \(2, 100\)"):
         read_cifar_pickle(path)
     path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}))
-    with pytest.raises(ValueError, match=r"'labels' must lie in \[0, 9\], found \[0, 10\]"):
+    with pytest.raises(DataFormatError, match=r"'labels' must lie in \[0, 9\], found \[0, 10\]"):
+        read_cifar_pickle(path)
+    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [[0], [1, 2]]}))
+    with pytest.raises(DataFormatError, match=r"'labels' are not a flat list of integers"):
         read_cifar_pickle(path)
     path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)})[:-10])
-    with pytest.raises(ValueError, match="batch: not a valid data pickle"):
+    with pytest.raises(DataFormatError, match="batch: pickle is not a valid data pickle"):
         read_cifar_pickle(path)
+
+
+class _StrideZero:
+    """``np.ndarray(shape, 'u1', buffer=b'x', strides=(0, 0))``: 2M images viewed on one byte."""
+
+    def __reduce__(self):
+        return (np.ndarray, ((2_000_000, 3072), "u1", b"x", 0, (0, 0)))
+
+
+def test_stride_zero_pickle_refused(tmp_path):
+    raw = pickle.dumps({b"data": _StrideZero(), b"labels": [0] * 3}, protocol=2)
+    assert len(raw) < 400
+    control = pickle.loads(raw)[b"data"]  # plain pickle: a 6 GB view of one byte (nothing copied)
+    assert control.nbytes == 2_000_000 * 3072 and control.strides == (0, 0)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(raw)
+    with pytest.raises(UnsafePickleError, match="data_batch_1: calls numpy.ndarray directly"):
+        read_cifar_pickle(path)
+
+
+def _proto2(body: bytes) -> bytes:
+    return b"\x80\x02" + body + b"."
+
+
+_RECONSTRUCT = b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+_DTYPE_U1 = (b"cnumpy\ndtype\nX\x02\x00\x00\x00u1\x89\x88\x87R"
+             b"(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb")
+
+
+def _array_pickle(shape_state: bytes, data: bytes) -> bytes:
+    """``_reconstruct(ndarray, (0,), b'b')`` + BUILD((1, shape, dtype u1, False, data)), by hand."""
+    return _proto2(_RECONSTRUCT + b"K\x00\x85C\x01b\x87R(K\x01" + shape_state + _DTYPE_U1
+                   + b"\x89C" + bytes([len(data)]) + data + b"tb")
+
+
+def test_hand_built_array_pickle_and_size_lie():
+    good = _array_pickle(b"K\x02K\x03\x86", bytes(range(6)))
+    np.testing.assert_array_equal(pickle.loads(good), np.arange(6, dtype=np.uint8).reshape(2, 3))
+    np.testing.assert_array_equal(safe_load_pickle(good), pickle.loads(good))
+    # the state claims 2M x 3072 for 6 bytes: refused before anything is allocated
+    liar = _array_pickle(b"J\x80\x84\x1e\x00M\x00\x0c\x86", bytes(range(6)))
+    with pytest.raises(UnsafePickleError, match=r"\(2000000, 3072\) x 1 byte\(s\) needs 6144000000 "
+                                                r"bytes, the pickle holds 6"):
+        safe_load_pickle(liar)
+
+
+@pytest.mark.parametrize("raw,fragment", [
+    (_proto2(b"L" + b"9" * 5000 + b"L\n"), "not a valid data pickle"),  # int digit limit
+    (_proto2(b"]" * 200 + b"a" * 199), "nesting is deeper than 64"),  # lists inside lists
+    (_proto2(b"c_codecs\nencode\nX\x01\x00\x00\x00aX\x05\x00\x00\x00utf16\x86R"), "only latin1"),
+    (pickle.dumps(np.array([None, 1], dtype=object), protocol=2), "'O8' is not a plain number"),
+    (b"\xff\xfe", "not a valid data pickle"),
+])
+def test_hostile_pickles_give_data_format_errors(raw, fragment):
+    with pytest.raises(DataFormatError, match=fragment) as info:
+        safe_load_pickle(raw)
+    assert info.value.path == "<bytes>"
+
 
 
 def test_binary_errors(tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data_tools.errors import DataFormatError
 from data_tools.faces import load_att_faces, read_pgm
 
 
@@ -82,13 +83,80 @@ def test_missing_subject_and_file(tmp_path):
 
 def test_wrong_size_and_bad_file(tmp_path):
     _write_faces(tmp_path, 1, 2, size=(100, 92))
-    with pytest.raises(ValueError, match=r"s1/1.pgm: expected 92x112 .*found 92x100"):
+    with pytest.raises(DataFormatError, match=r"s1/1.pgm: size is wrong: expected 92x112 .*found 92x100"):
         load_att_faces(tmp_path, subjects=1, images_per_subject=2, train_per_subject=1)
     (tmp_path / "s1" / "1.pgm").write_bytes(b"P5 garbage")
-    with pytest.raises(ValueError, match="1.pgm: cannot be read"):
+    with pytest.raises(DataFormatError, match="1.pgm: width must be a decimal number") as info:
         read_pgm(tmp_path / "s1" / "1.pgm")
+    assert info.value.field == "width" and info.value.path == str(tmp_path / "s1" / "1.pgm")
     Image.fromarray(np.zeros((4, 4, 3), np.uint8), mode="RGB").save(tmp_path / "c.ppm")
-    with pytest.raises(ValueError, match="c.ppm: expected a greyscale PGM, found mode 'RGB'"):
+    with pytest.raises(DataFormatError, match="c.ppm: magic b'P6' is a colour PPM; expected a greyscale"):
         read_pgm(tmp_path / "c.ppm")
     with pytest.raises(ValueError, match=r"train_per_subject must be in \[0, 10\], got 11"):
         load_att_faces(tmp_path, train_per_subject=11)
+
+
+def test_maxval_rescaled_8_and_16_bit(tmp_path):
+    # hand-derived: v * 255 / maxval, halves rounded up
+    path = tmp_path / "m.pgm"
+    path.write_bytes(b"P5\n# a comment\n3 1\n15\n" + bytes([0, 7, 15]))
+    np.testing.assert_array_equal(read_pgm(path), [[0, 119, 255]])  # 7*255/15 = 119
+    path.write_bytes(b"P5 4 1 65535\n" + np.array([0, 65535, 25700, 257], ">u2").tobytes())
+    np.testing.assert_array_equal(read_pgm(path), [[0, 255, 100, 1]])
+    path.write_bytes(b"P2\n2 2\n# comment\n1000\n0 1000\n500 2\n")
+    np.testing.assert_array_equal(read_pgm(path), [[0, 255], [128, 1]])  # 127.5 -> 128, 0.51 -> 1
+
+
+def test_pixel_above_maxval_is_an_error_not_clipped(tmp_path):
+    path = tmp_path / "hot.pgm"
+    path.write_bytes(b"P5 2 1 100\n" + bytes([50, 200]))
+    with pytest.raises(DataFormatError, match=r"hot.pgm: raster sample 1 is 200, above maxval 100"):
+        read_pgm(path)
+    path.write_bytes(b"P5 1 1 1000\n" + (1001).to_bytes(2, "big"))
+    with pytest.raises(DataFormatError, match=r"above maxval 1000"):
+        read_pgm(path)
+    path.write_bytes(b"P2 2 1 9 3 10")
+    with pytest.raises(DataFormatError, match=r"sample 1 is 10, above maxval 9"):
+        read_pgm(path)
+
+
+@pytest.mark.parametrize("raw,fragment", [
+    (b"P5 60000 60000 255\n" + bytes(10), r"truncated: 60000x60000x1 samples of 1 byte\(s\) need"),
+    (b"P2 60000 60000 255\n1 2 3", "needs 3600000000 ASCII samples"),
+    (b"P5 2 1 255\n" + bytes(3), "followed by extra bytes"),
+    (b"P5 2 1 0\n" + bytes(2), "maxval must be in \\[1, 65535\\], found 0"),
+    (b"P5 2 1 70000\n" + bytes(8), "maxval must be in"),
+    (b"P5 0 1 255\n", "size 0x1 is empty"),
+    (b"P5 99999999999 1 255\n", "width must be a decimal number of at most 10 digits"),
+    (b"P2 2 1 255\n1 x", "non-digit byte b'x'"),
+    (b"P2 2 1 255\n1 2 3", "holds 3 samples, the header declares 2"),
+    (b"P2 1 1 255\n0000001", "more than 5 digits"),
+    (b"P4 1 1\n\x00", "P1/P4 bitmaps"),
+    (b"P5 1 1 255", "ends without the whitespace byte"),
+    (b"", "magic b'' is not a PGM/PPM magic"),
+])
+def test_hostile_headers(tmp_path, raw, fragment):
+    import tracemalloc
+
+    path = tmp_path / "h.pgm"
+    path.write_bytes(raw)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataFormatError, match=fragment) as info:
+            read_pgm(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.path == str(path)
+    assert peak < 1 << 20  # nothing the size of the declared image was allocated
+
+
+def test_ppm_reader_matches_pillow(tmp_path):
+    from data_tools.netpbm import read_netpbm
+
+    pixels = np.random.default_rng(3).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    Image.fromarray(pixels, mode="RGB").save(tmp_path / "c.ppm")
+    np.testing.assert_array_equal(read_netpbm(tmp_path / "c.ppm"), pixels)
+    text = "P3 2 1 255\n" + " ".join(str(v) for v in pixels[0, :2].ravel()) + "\n"
+    (tmp_path / "a.ppm").write_text(text)
+    np.testing.assert_array_equal(read_netpbm(tmp_path / "a.ppm"), pixels[:1, :2])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from data_tools.errors import DataFormatError
 from data_tools.gtsrb import load_gtsrb, read_gtsrb_csv
 
 HEADER = "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId"
@@ -114,11 +115,11 @@ def test_csv_parsing_and_errors(tmp_path):
     assert read_gtsrb_csv(path) == [{"Filename": "a.ppm", "Width": 30, "Height": 31, "Roi.X1": 1,
                                      "Roi.Y1": 2, "Roi.X2": 20, "Roi.Y2": 21, "ClassId": 7}]
     path.write_text("Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2\na.ppm;1;1;0;0;0;0\n")
-    with pytest.raises(ValueError, match=r"GT.csv: missing column\(s\) ClassId"):
+    with pytest.raises(ValueError, match=r"GT.csv: header is missing column\(s\) ClassId"):
         read_gtsrb_csv(path)
     assert read_gtsrb_csv(path, need_class=False)[0]["Width"] == 1
     path.write_text(f"{HEADER}\na.ppm;30;x;1;2;20;21;7\n")
-    with pytest.raises(ValueError, match=r"GT.csv, line 2: column Height must be an integer"):
+    with pytest.raises(ValueError, match=r"GT.csv: Height on line 2 must be a decimal integer, found 'x'"):
         read_gtsrb_csv(path)
     path.write_text("Filename,Width,Height\n")
     with pytest.raises(ValueError, match="semicolon-separated"):
@@ -138,7 +139,8 @@ def test_roi_outside_image(tmp_path):
 
 def test_size_mismatch_with_annotation(tmp_path):
     _single(tmp_path, "a.ppm;31;25;0;0;5;5;1")
-    with pytest.raises(ValueError, match="says 31x25, image is 30x25"):
+    with pytest.raises(DataFormatError, match=r"a.ppm: size is 30x25 \(width x height\), "
+                                              r"GT-final_test.csv says 31x25"):
         load_gtsrb(tmp_path)
 
 
@@ -159,4 +161,94 @@ def test_class_id_must_match_folder(tmp_path):
     rows, _ = _write_images(folder, [("x.ppm", 12, 8, 0, 0, 4)], 0)
     (folder / "GT-00003.csv").write_text("\n".join(rows))
     with pytest.raises(ValueError, match="ClassId 4 inside class folder 00003"):
+        load_gtsrb(tmp_path)
+
+
+def test_bom_header_is_read(tmp_path):
+    path = tmp_path / "GT.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + f"{HEADER}\na.ppm;30;31;1;2;20;21;7\n".encode())
+    assert read_gtsrb_csv(path)[0]["Filename"] == "a.ppm"
+
+
+@pytest.mark.parametrize("row,field,fragment", [
+    ("a.ppm;30;25;0;0;5;5;-5", "ClassId", r"ClassId on line 2 must be in \[0, 42\], found -5"),
+    ("a.ppm;30;25;0;0;5;5;43", "ClassId", r"found 43"),
+    ("a.ppm;0;25;0;0;5;5;1", "Width", r"Width on line 2 must be in \[1, 16384\], found 0"),
+    ("a.ppm;30;25;-1;0;5;5;1", "Roi.X1", r"Roi.X1 on line 2 must be >= 0, found -1"),
+    ("../a.ppm;30;25;0;0;5;5;1", "Filename", r"'../a.ppm' must be a relative path inside"),
+    ("/etc/passwd;30;25;0;0;5;5;1", "Filename", r"'/etc/passwd' must be a relative path inside"),
+    ("a.ppm;30;25;0;0;5;5;1_0", "ClassId", r"must be a decimal integer, found '1_0'"),
+    ("a.ppm;30;25;0;0;5;5;" + "9" * 5000, "ClassId", r"must be a decimal integer, found '9999"),
+])
+def test_bad_rows_named(tmp_path, row, field, fragment):
+    path = tmp_path / "GT.csv"
+    path.write_text(f"{HEADER}\n{row}\n")
+    with pytest.raises(DataFormatError, match=fragment) as info:
+        read_gtsrb_csv(path)
+    assert info.value.field == field and info.value.path == str(path)
+
+
+@pytest.mark.parametrize("raw,fragment", [
+    (HEADER.encode() + b"\na\xff.ppm;1;1;0;0;0;0;1\n", "encoding is not UTF-8"),
+    (HEADER.encode() + b"\na\x00.ppm;1;1;0;0;0;0;1\n", "'a\\\\x00.ppm' must be a relative path"),
+    (HEADER.encode() + b'\n"' + b"a" * 200_000 + b"\n", "csv is malformed near line 2 .*field limit"),
+])
+def test_undecodable_csv(tmp_path, raw, fragment):
+    path = tmp_path / "GT.csv"
+    path.write_bytes(raw)
+    with pytest.raises(DataFormatError, match=fragment):
+        read_gtsrb_csv(path)
+
+
+def test_symlink_out_of_the_dataset_refused(tmp_path):
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    Image.new("RGB", (30, 25), (9, 9, 9)).save(outside / "s.ppm")
+    root = tmp_path / "test"
+    root.mkdir()
+    (root / "link.ppm").symlink_to(outside / "s.ppm")
+    (root / "GT-final_test.csv").write_text(f"{HEADER}\nlink.ppm;30;25;0;0;5;5;1\n")
+    with pytest.raises(DataFormatError, match=r"Filename 'link.ppm' resolves to .*secret/s.ppm, "
+                                              r"outside the dataset folder"):
+        load_gtsrb(root)
+    # a class folder that is a link out of the tree is refused at its CSV
+    train = tmp_path / "train"
+    train.mkdir()
+    (outside / "GT-00001.csv").write_text(f"{HEADER}\ns.ppm;30;25;0;0;5;5;1\n")
+    (train / "00001").symlink_to(outside)
+    with pytest.raises(DataFormatError, match="annotation file resolves to .*outside"):
+        load_gtsrb(train)
+
+
+def test_pillow_formats_guarded(tmp_path, monkeypatch):
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    Image.fromarray(pixels, mode="RGB").save(tmp_path / "a.png")
+    (tmp_path / "GT-final_test.csv").write_text(f"{HEADER}\na.png;30;20;0;0;29;19;1\n")
+    x, _ = load_gtsrb(tmp_path, size=None, normalize=False)
+    np.testing.assert_array_equal(x[0], pixels.transpose(2, 0, 1))
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # 600 pixels > 2 x 100: a "bomb"
+    with pytest.raises(DataFormatError, match=r"a.png: image cannot be decoded \(DecompressionBomb"):
+        load_gtsrb(tmp_path)
+    (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    with pytest.raises(DataFormatError, match=r"a.png: image cannot be decoded"):
+        load_gtsrb(tmp_path)
+
+
+def test_ppm_above_maxval_in_gtsrb(tmp_path):
+    (tmp_path / "a.ppm").write_bytes(b"P6 1 1 100\n" + bytes([1, 2, 101]))
+    (tmp_path / "GT-final_test.csv").write_text(f"{HEADER}\na.ppm;1;1;0;0;0;0;1\n")
+    with pytest.raises(DataFormatError, match=r"a.ppm: raster sample 2 is 101, above maxval 100"):
+        load_gtsrb(tmp_path)
+
+
+def test_only_plain_image_formats_reach_pillow(tmp_path):
+    # an EPS file named .png: Pillow would identify it (and run Ghostscript to decode it)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 30 20\nshowpage\n"
+    (tmp_path / "a.png").write_bytes(eps)
+    with Image.open(tmp_path / "a.png") as control:
+        assert control.format == "EPS"
+    (tmp_path / "GT-final_test.csv").write_text(f"{HEADER}\na.png;30;20;0;0;29;19;1\n")
+    with pytest.raises(DataFormatError, match=r"a.png: image cannot be decoded \(UnidentifiedImageError"):
         load_gtsrb(tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -109,7 +110,7 @@ def test_extra_bytes_message_reports_expected_and_found(tmp_path):
 def test_expected_kind_mismatch(tmp_path):
     path = tmp_path / "labels-idx1-ubyte"
     write_idx(path, np.zeros(5, np.uint8))
-    with pytest.raises(IDXFormatError, match=r"labels-idx1-ubyte: expected 3 dimension\(s\).*found 1"):
+    with pytest.raises(IDXFormatError, match=r"labels-idx1-ubyte: ndim is wrong: expected 3 dim.*found 1"):
         read_idx(path, expect_ndim=3)
     with pytest.raises(IDXFormatError, match=r"expected dtype float32, found uint8"):
         read_idx(path, expect_dtype="float32")
@@ -131,3 +132,70 @@ def test_writer_rejects_unsupported(tmp_path):
         write_idx(tmp_path / "x", np.zeros(3, np.uint16))
     with pytest.raises(ValueError, match="shape"):
         write_idx(tmp_path / "x", np.zeros((), np.uint8))
+
+
+def test_dims_product_is_exact_not_wrapped(tmp_path):
+    # four dims of 65536: the int64 product wraps to 0; an empty data part must not pass as 0 bytes
+    path = tmp_path / "wrap-idx4-ubyte"
+    path.write_bytes(_raw_idx(0x08, [65536] * 4, b""))
+    with pytest.raises(IDXFormatError, match=r"need 18446744073709551616 data bytes, found 0") as info:
+        read_idx(path)
+    assert info.value.path == str(path) and info.value.field == "data"
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_gzip_bomb_stops_at_declared_size(tmp_path):
+    # header declares 10 bytes; the stream then inflates to 256 MiB of zeros (about 250 KB on disk)
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
+    parts = [compressor.compress(_raw_idx(0x08, [10], bytes(10)))]
+    block = bytes(1 << 20)
+    parts += [compressor.compress(block) for _ in range(256)]
+    parts.append(compressor.flush())
+    path.write_bytes(b"".join(parts))
+    assert path.stat().st_size < 1 << 20
+
+    def load():
+        with pytest.raises(IDXFormatError, match=r"extra bytes after the data.*found more than 10"):
+            read_idx(path)
+
+    assert _peak_bytes(load) < 8 << 20  # blockwise: a few MiB, never the 256 MiB
+
+
+def test_gzip_declaring_huge_size_with_little_data(tmp_path):
+    # 255^4 bytes declared, 6 bytes present: truncated, and nothing near the declared size allocated
+    path = tmp_path / "liar-idx4-ubyte.gz"
+    path.write_bytes(gzip.compress(_raw_idx(0x08, [255] * 4, bytes(6))))
+
+    def load():
+        with pytest.raises(IDXFormatError, match=r"truncated.*need 4228250625 data bytes, found 6"):
+            read_idx(path)
+
+    assert _peak_bytes(load) < 8 << 20
+
+
+def test_raw_file_size_checked_before_reading(tmp_path):
+    path = tmp_path / "short-idx3-ubyte"
+    path.write_bytes(_raw_idx(0x0D, [1000, 1000, 1000], bytes(40)))
+    assert _peak_bytes(lambda: pytest.raises(IDXFormatError, read_idx, path)) < 1 << 20
+
+
+@pytest.mark.parametrize("dtype", ["int16", "float64"])
+def test_gzip_round_trip_multibyte_native(tmp_path, rng, dtype):
+    array = rng.normal(size=(3, 5)).astype(dtype) * 100
+    path = tmp_path / "m.gz"
+    write_idx(path, array)
+    loaded = read_idx(path)
+    assert loaded.dtype == np.dtype(dtype) and loaded.dtype.isnative
+    np.testing.assert_array_equal(loaded, array)

@@ -71,15 +71,15 @@ def test_user_directory_values(tmp_path, gz, dotted):
 def test_count_mismatch(tmp_path):
     _write_dir(tmp_path)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(4, np.uint8))
-    with pytest.raises(IDXFormatError, match=r"train-images-idx3-ubyte.gz has 5 images but "
-                                            r"train-labels-idx1-ubyte.gz has 4 labels"):
+    with pytest.raises(IDXFormatError, match=r"train-labels-idx1-ubyte.gz: count is 4 labels but "
+                                            r"train-images-idx3-ubyte.gz has 5 images"):
         load_mnist(tmp_path, "train")
 
 
 def test_images_file_with_wrong_dims(tmp_path):
     _write_dir(tmp_path)
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((5, 784), np.uint8))
-    with pytest.raises(IDXFormatError, match=r"t10k-images-idx3-ubyte.gz: expected 3 dimension"):
+    with pytest.raises(IDXFormatError, match=r"t10k-images-idx3-ubyte.gz: ndim is wrong: expected 3 dim"):
         load_mnist(tmp_path, "test")
 
 
@@ -100,3 +100,14 @@ def test_prefers_gz_and_reports_paths(tmp_path):
     images, labels = mnist_files(tmp_path, "test")
     assert images.name == "t10k-images-idx3-ubyte.gz"
     assert labels.name == "t10k-labels-idx1-ubyte.gz"
+
+
+def test_label_out_of_range(tmp_path):
+    _write_dir(tmp_path)
+    labels = np.zeros(5, np.uint8)
+    labels[3] = 10
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels)
+    with pytest.raises(IDXFormatError, match=r"train-labels-idx1-ubyte.gz: labels must lie in \[0, 9\], "
+                                            r"found 10") as info:
+        load_mnist(tmp_path, "train")
+    assert info.value.field == "labels"
