@@ -22,6 +22,10 @@ shares.  It is also the rule the paper's numbers imply: its Table III reports
 P = 0 for a class and two classes at 50.60 % / 49.40 % (summing to 100 %) —
 rate shares can be exactly 0, a softmax never is.
 
+Two ways to run a trained SDBN: the rate network above, and :meth:`SDBN.simulate`,
+an event-driven spiking simulation with the same weights (Poisson inputs, LIF
+neurons; :mod:`refsnn.kernels.sdbn_sim`) whose label-unit spike counts decide.
+
 Noise: O'Connor's Siegert adds ``temp·N(0,1)`` to every call's inputs,
 evaluation included; ``predict_proba(x, noise=True, rng=gen)`` does that, the
 default ``noise=False`` is the deterministic rate network.
@@ -101,6 +105,21 @@ class SDBN:
 
     def accuracy(self, x, y, noise: bool = False, rng=None) -> float:
         return float((self.predict(x, noise, rng) == np.asarray(y)).mean())
+
+    def simulate(self, x, duration: float, dt: float, rng, **kwargs):
+        """Event-driven spiking run of this SDBN (:func:`refsnn.kernels.sdbn_sim.simulate`).
+
+        Poisson inputs at the scaled rates, LIF units with the RBMs' Siegert
+        constants, weights ``W`` and biases ``b_h`` of each RBM.  The spiking
+        decision is ``argmax`` of the label units' spike counts (``.counts[-1]``);
+        ``.trace`` gives the counts over simulated time.  ``kwargs`` go to
+        ``simulate`` (``release``, ``record_every``, ``backend``).
+        """
+        from refsnn.kernels.sdbn_sim import simulate
+
+        c = self.rbms[0].config
+        return simulate([r.W for r in self.rbms], [r.b_h for r in self.rbms], self.rates(x), duration, dt,
+                        rng, tau_m=c.tau_m, t_ref=c.t_ref, v_th=c.v_th, **kwargs)
 
     def fit(self, x, y, epochs, rng, checkpoint_dir=None, max_batches=None) -> SDBN:
         """Greedy layer-wise training; ``epochs`` is one int or one per RBM.

@@ -54,7 +54,8 @@ def test_constant_drive_gives_the_analytic_lif_rate():
     res = sim.simulate([np.zeros((1, 1))], [np.array([mu / tau_m])], np.zeros((1, 1)), 200.0, 1e-4,
                        np.random.default_rng(0))
     # 377 spikes; each ISI is quantised up by < dt (relative 2e-4), one spike of granularity
-    assert res.rates[0][0, 0] == pytest.approx(rate, rel=5e-3)
+    assert res.counts[0][0, 0] / 200.0 == pytest.approx(rate, rel=5e-3)
+    assert res.rates[0][0, 0] == pytest.approx(rate * t_ref, rel=5e-3)  # rate·t_ref, Siegert's units
     assert res.events[0, 0] == 0 and res.synaptic_ops[0] == 0
 
 
@@ -64,16 +65,20 @@ def test_poisson_input_rate_matches_siegert_with_delta_synapses():
     n, w = 100, 1e-4
     x = np.full((1, n), 0.2)
     W = np.full((n, 1), w)
-    expected = float(siegert(x, W, None, tau_s=0.0, exact=True).data[0, 0]) / 0.002
-    res = sim.simulate([W], [None], x, 1000.0, 1e-3, np.random.default_rng(1))
+    expected = float(siegert(x, W, None, tau_s=0.0, exact=True).data[0, 0])
+    res = sim.simulate([W], [None], x, 1000.0, 1e-3, np.random.default_rng(1), rate_unit=1.0)
     assert res.counts[0][0, 0] > 250
     assert res.rates[0][0, 0] == pytest.approx(expected, rel=0.05)  # shot noise vs diffusion + sampling
+    # default units (rate_unit = t_ref): same μ, σ² smaller by t_ref → the noiseless LIF rate
+    det = 0.002 / (0.002 + 5.0 * math.log(0.01 / (0.01 - 0.005)))
+    quiet = sim.simulate([W], [None], x, 100.0, 2e-4, np.random.default_rng(1))
+    assert quiet.rates[0][0, 0] == pytest.approx(det, rel=0.05)
 
 
 def test_event_counts_and_synaptic_ops(rng):
     Ws, bs = _net(rng, sizes=(10, 5, 4))
     x = rng.random((4, 10)) * 5.0
-    res = sim.simulate(Ws, bs, x, 2.0, 0.001, np.random.default_rng(3), release=[1.0])
+    res = sim.simulate(Ws, bs, x, 2.0, 0.001, np.random.default_rng(3), rate_unit=1.0, release=[1.0])
     np.testing.assert_array_equal(res.events[:, 0], res.n_input_events)
     np.testing.assert_array_equal(res.events[:, 1], res.counts[0].sum(1))
     np.testing.assert_array_equal(res.synaptic_ops, res.events[:, 0] * 5 + res.events[:, 1] * 4)
