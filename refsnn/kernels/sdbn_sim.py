@@ -32,7 +32,9 @@ event adds ``W·rate_unit`` to the membrane, so the mean drive is the Siegert
   (Poisson for small ``release``) — but with SDBN weights (|W| ≫ V_th) each
   event is a large jump, far from the diffusion limit the Siegert formula
   assumes, and the LIF fires several times less than Siegert predicts
-  (measured on a trained 784-64 layer: 0.008 vs 0.053).
+  (measured on a trained 784-64 layer: 0.008 vs 0.053; a tiny 784-64-64-10
+  SDBN then decides at chance, 0.11, against 0.45 for the rate network and
+  0.43–0.44 for the default units, 300 MNIST-5k test images).
 
 The release decision for
 spike ``(b, t, global neuron g)`` is ``u < release`` with ``u`` from a

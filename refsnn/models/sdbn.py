@@ -142,6 +142,18 @@ class SDBN:
         return self
 
 
+    def save(self, directory) -> None:
+        """Write every RBM to ``directory/rbm{i}.h5`` (the files :meth:`fit` checkpoints to)."""
+        for i, rbm in enumerate(self.rbms):
+            rbm.save(Path(directory) / f"rbm{i}.h5")
+
+    def load(self, directory) -> SDBN:
+        """Read ``directory/rbm{i}.h5`` into the RBMs; shapes must match (clear error otherwise)."""
+        for i, rbm in enumerate(self.rbms):
+            rbm.load(Path(directory) / f"rbm{i}.h5")
+        return self
+
+
 def normalise_rates(r: np.ndarray) -> np.ndarray:
     """``r / Σ_k r_k`` along the last axis; rows summing to 0 become uniform."""
     r = np.asarray(r, np.float64)

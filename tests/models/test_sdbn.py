@@ -50,6 +50,14 @@ def test_greedy_fit_resumes_from_checkpoints(tmp_path):
     b = SDBN(sizes=(16, 8, 6), n_classes=3, rng=0).fit(x, y, epochs=2, rng=4, checkpoint_dir=tmp_path)
     for ra, rb in zip(a.rbms, b.rbms):
         assert np.array_equal(ra.W, rb.W) and np.array_equal(ra.b_h, rb.b_h)
+    (tmp_path / "a").mkdir()
+    a.save(tmp_path / "a")
+    c = SDBN(sizes=(16, 8, 6), n_classes=3, rng=9).load(tmp_path / "a")
+    assert np.array_equal(c.predict_proba(x), a.predict_proba(x))
+    (tmp_path / "d").mkdir()
+    SDBN(sizes=(16, 7, 6), n_classes=3, rng=0).save(tmp_path / "d")
+    with pytest.raises(ValueError, match="RBM of 16 x 7 units, this RBM is 16 x 8"):
+        SDBN(sizes=(16, 8, 6), n_classes=3, rng=0).load(tmp_path / "d")
 
 
 def test_tiny_sdbn_beats_chance_on_mnist5k(shared_data):

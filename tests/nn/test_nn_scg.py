@@ -117,3 +117,18 @@ def test_train_scg_mlp_on_mnist5k(shared_data):
     first = res.history[0]["f"]
     assert res.history[-1]["f"] < 0.5 * first  # cross-entropy from ≈ 2.3 at least halves
     assert evaluate(net, x, y) > 0.8  # trained on these 1000 images
+
+
+@pytest.mark.slow
+def test_train_scg_paper_dnn_784_500_500_10(shared_data):
+    """The paper's DNN baseline by SCG (trainscg, full batch) on the 4,000 MNIST-5k training images."""
+    from data_tools.mnist import load_mnist
+    from refsnn.models import mlp
+    from refsnn.train import evaluate
+
+    x, y = load_mnist(shared_data / "mnist-5k", "train")
+    xt, yt = load_mnist(shared_data / "mnist-5k", "test")
+    net = mlp([784, 500, 500, 10], activation="tanh", rng=0)  # MATLAB patternnet: tansig
+    res = train_scg(net, x.reshape(len(x), -1), y, maxiter=150)
+    assert res.history[-1]["f"] < 0.2 * res.history[0]["f"]
+    assert evaluate(net, xt.reshape(len(xt), -1), yt) > 0.85
