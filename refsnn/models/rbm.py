@@ -25,14 +25,13 @@ Constants and their sources (``RBMConfig``; all overridable):
 batch_size          50          the issue / DESIGN (O'Connor's setting)
 sparsity p          0.1         the issue / DESIGN
 temp                0.005       O'Connor's Siegert input noise (DESIGN form 6)
-τ_m, τ_s, t_ref,    5, 0.001,   DESIGN form 6 (O'Connor)
-V_th                0.002,
-                    0.005
+τ_m / τ_s           5 / 0.001   DESIGN form 6 (O'Connor)
+t_ref / V_th        0.002/0.005 DESIGN form 6 (O'Connor); V_reset = V_rest = 0
 fast decay          19/20       Tieleman & Hinton (2009)
 α, α_f              1.0         not given by the sources: our default (α_f = α as in Tieleman &
                                 Hinton); gradients are small (rates ≤ 0.2 times rate·t_ref ≤ 1);
-                                on MNIST-5k 784-100-100-10, 5 epochs: α = 1 → 70 % test,
-                                α = 0.5, 2 epochs → 41 %, α = 5 → 31 %
+                                SDBN 784-100-100-10, 2,000 MNIST-5k images, 5 epochs:
+                                α = 1 → 70 % test accuracy, α = 5 → 31 %
 momentum            0.5 → 0.9   Hinton's practical guide (2010, §9): 0.5 first, then 0.9;
 momentum_switch     5 epochs    switch epoch not given: default
 weight_decay        1e-4        guide (§10: 1e-2 … 1e-5); not given by O'Connor: default

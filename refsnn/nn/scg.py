@@ -179,7 +179,10 @@ def train_scg(model, x, y, maxiter: int = 100, loss_fn: Callable = cross_entropy
 
     ``E(w) = loss_fn(model(x), y)`` (mean cross-entropy by default) with its
     gradient from refsnn autograd; ``kwargs`` go to :func:`scg` (``sigma``,
-    ``lambda0``, ``restart``, ``callback``).  Host (NumPy) models only.
+    ``lambda0``, ``restart``, ``callback``).  Host (NumPy) models only.  A
+    float32 model gives E with float32 rounding, and step 6 compares E values,
+    so convergence stalls near ‖r‖ ≈ sqrt(eps₃₂·|E|·λ_max); convert the model
+    with ``model.to_dtype(np.float64)`` when a tight optimum matters.
     """
     if len(x) != len(y):
         raise ValueError(f"train_scg: {len(x)} inputs but {len(y)} labels")
