@@ -19,6 +19,7 @@ Modules (each keeps its CUDA source as a readable string next to its wrapper):
 * :mod:`accel.cupy.noisy` — form 5, noisy LIF with host-drawn uniforms
 * :mod:`accel.cupy.siegert` — the Siegert rate neuron (3-point Simpson over ``erfcx``)
 * :mod:`accel.cupy.spikemm` — binary-spike × dense matrix products
+* :mod:`accel.cupy.sdbn_sim` — the event-driven SDBN simulator (host fallback for now)
 
 Importing this package does not import CuPy; :func:`register` does.
 """
@@ -27,7 +28,8 @@ from __future__ import annotations
 
 import importlib
 
-KERNEL_MODULES = ("lif_delayed", "lif_immediate", "lif_decay", "lif_sj", "noisy", "siegert", "spikemm")
+KERNEL_MODULES = ("lif_delayed", "lif_immediate", "lif_decay", "lif_sj", "noisy", "siegert", "spikemm",
+                  "sdbn_sim")
 
 __all__ = ["register", "kernel_table", "declared_kernels", "import_kernel_modules", "KERNEL_MODULES"]
 

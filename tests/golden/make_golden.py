@@ -146,6 +146,13 @@ def other_cases(rec: Recorder, rng) -> None:
     rates = rng.random((6, 20)) * 0.3
     W = rng.standard_normal((20, 12)) * 0.05
     rec.capture("siegert", lambda: siegert(rates, W))
+    from refsnn.kernels.sdbn_sim import simulate  # own Generator: the shared rng's draws stay as they were
+
+    g = np.random.default_rng(11)
+    Ws = [g.normal(0.002, 0.02, (12, 8)), g.normal(0.002, 0.02, (8, 3))]
+    bs = [g.normal(0.0, 0.002, 8), g.normal(0.0, 0.002, 3)]
+    rec.capture("sdbn_sim", lambda: simulate(Ws, bs, g.random((2, 12)) * 20.0, 0.5, 0.001, g,
+                                             rate_unit=1.0, release=[0.5]))
 
 
 def snn_case(rng) -> tuple[dict, dict]:
