@@ -14,7 +14,8 @@ one step late from ``r``).  ``p = (θ, V_reset, *constants)`` is a tuple of scal
 like the arrays (:func:`~refsnn.kernels._common.typed`); ``mode`` a
 :class:`~refsnn.kernels.codes.Reset` code; ``one`` a typed 1.
 
-Forward, per neuron over ``t = 1..T`` from ``v = 0``, ``r = 0``::
+Forward, per neuron over ``t = 1..T`` from ``v = v0`` (0, or form 4's reset potential),
+``r = 0``::
 
     h = charge(v, r, X[t], p, mode)             M[t] = h
     S[t] = Θ(h − θ)                              ([> 0] if STRICT else [≥ 0])
@@ -88,14 +89,14 @@ def fire_nb(h, theta, strict, one, zero):
 
 
 @njit(inline="always")
-def fused_forward(charge, strict, immediate, X, p, mode, one, zero, S, M, bad):
-    """Forward loop (module docstring), in blocks of ``BLOCK`` neurons run in ``prange``."""
+def fused_forward(charge, strict, immediate, X, p, v0, mode, one, zero, S, M, bad):
+    """Forward loop (module docstring) from ``v = v0``, in ``BLOCK``-neuron blocks in ``prange``."""
     T, N = X.shape
     theta, v_reset = p[0], p[1]
     for blk in prange((N + BLOCK - 1) // BLOCK):
         n0 = blk * BLOCK
         m = min(N, n0 + BLOCK) - n0
-        v = np.zeros(m, dtype=X.dtype)  # the membrane carried into the next charge
+        v = np.full(m, v0, dtype=X.dtype)  # the membrane carried into the next charge
         r = np.zeros(m, dtype=X.dtype)  # the previous step's spikes
         nonfinite = 0  # (x − x) ≠ 0 exactly when x is NaN or ±inf
         for t in range(T):
@@ -144,14 +145,14 @@ def fused_backward(partials, strict, gS, has_gS, gM, has_gM, S, M, p, mode, kind
 # ----------------------------------------------------------- Python wrappers
 
 
-def run_forward(where, kernel, X, params, reset):
+def run_forward(where, kernel, X, params, reset, v0=0.0):
     """Check ``X``, run a form's ``_forward_nb`` on typed ``params = (θ, V_reset, ...)``: ``(S, M)``."""
     check_input(where, X)
     mode = check_reset(where, reset)
     S, M = empty_out(X.shape, X.dtype), empty_out(X.shape, X.dtype)
     bad = np.zeros(n_blocks(X.shape[1]), dtype=np.int64)
-    one, zero = typed(X.dtype, 1, 0)
-    kernel(X, typed(X.dtype, *params), mode, one, zero, S, M, bad)
+    one, zero, v0_ = typed(X.dtype, 1, 0, v0)
+    kernel(X, typed(X.dtype, *params), v0_, mode, one, zero, S, M, bad)
     forward_done(where, bad.sum())
     return S, M
 
@@ -179,7 +180,7 @@ def run_backward(where, kernel, names, gS, gM, S, M, params, reset, sg_kind, sg_
 # ------------------------------------------------------------------ NumPy twins
 
 
-def forward_twin(form, X, params, reset, smooth, surrogate, detach_reset):
+def forward_twin(form, X, params, reset, smooth, surrogate, detach_reset, v0=0.0):
     """The forward loop over rows of ``X [T, N]``: ``(S, M)``, or ``(S, M, R)`` when ``smooth``.
 
     ``smooth`` replaces the output ``Θ`` by the surrogate's primitive (float spikes);
@@ -194,7 +195,7 @@ def forward_twin(form, X, params, reset, smooth, surrogate, detach_reset):
     kind, a, b = surrogate
     M, S = np.empty_like(X), np.empty_like(X)
     R_used = np.empty_like(X) if smooth else None
-    v = np.zeros(N, dtype=X.dtype)
+    v = np.full(N, v0, dtype=X.dtype)
     r = np.zeros(N, dtype=X.dtype)
     for t in range(T):
         h = charge(v, r, X[t], params, reset, 1)

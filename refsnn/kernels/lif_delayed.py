@@ -89,8 +89,8 @@ CUDA = {
 
 
 @njit(parallel=True, cache=True)
-def _forward_nb(X, p, mode, one, zero, S, U, bad):
-    _fused.fused_forward(charge, STRICT, IMMEDIATE, X, p, mode, one, zero, S, U, bad)
+def _forward_nb(X, p, v0, mode, one, zero, S, U, bad):
+    _fused.fused_forward(charge, STRICT, IMMEDIATE, X, p, v0, mode, one, zero, S, U, bad)
 
 
 @njit(parallel=True, cache=True)

@@ -86,8 +86,8 @@ CUDA = {
 
 
 @njit(parallel=True, cache=True)
-def _forward_nb(X, p, mode, one, zero, S, H, bad):
-    _fused.fused_forward(charge, STRICT, IMMEDIATE, X, p, mode, one, zero, S, H, bad)
+def _forward_nb(X, p, v0, mode, one, zero, S, H, bad):
+    _fused.fused_forward(charge, STRICT, IMMEDIATE, X, p, v0, mode, one, zero, S, H, bad)
 
 
 @njit(parallel=True, cache=True)
