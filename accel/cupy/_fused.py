@@ -4,7 +4,7 @@ A form (:mod:`refsnn.kernels.lif_delayed`, :mod:`refsnn.kernels.lif_immediate`) 
 to its Numba ``charge`` / ``partials``, a small dict ``CUDA`` with the same equations as C++
 snippets::
 
-    name      kernel prefix                 membrane  "U" or "H" (array and gradient names)
+    name      kernel prefix                 M         "U" or "H" (array and gradient names)
     params    its scalar parameters, C      charge    expression for h from v, r, x
     partials  statements setting leak, cu, cs from h, s
     strict    True: fire on h > θ           immediate True: v = rs_reset(h, s, ...) after firing
@@ -44,16 +44,17 @@ __global__ void ${name}_forward(const F* X, F* S, F* ${M}, unsigned int* bad, lo
     if (n >= N) return;
     const F one = F(1), zero = F(0);
     unsigned int nonfinite = 0;
-    F v = zero, r = zero;
+    F v = ${v0}, r = zero;
     for (long long t = 0; t < T; ++t) {
-        long long k = t * N + n;
-        F x = X[k];
+        long long e = t * N + n;            // element (t, n)
+        F x = X[e];
         nonfinite += rs_nonfinite(x);
-        F h = ${charge};                          // charge
-        F s = (h ${cmp} theta) ? one : zero;      // fire
-        ${M}[k] = h;
-        S[k] = s;
-        v = ${carry};                             // reset
+        // charge, fire, reset
+        F h = ${charge};
+        F s = (h ${cmp} ${theta}) ? one : zero;
+        ${M}[e] = h;
+        S[e] = s;
+        v = ${carry};
         r = s;
     }
     bad[n] = nonfinite;
@@ -73,27 +74,33 @@ __global__ void ${name}_backward(const F* gS, int has_gS, const F* g${M}, int ha
     long long last = spike_time ? last_spike_before(S, T - 1, N, n) : -RS_FIRST_SPIKE_LAG;
     F d = zero;
     for (long long i = T - 1; i >= 0; --i) {
-        long long k = i * N + n;
-        F h = ${M}[k];
-        F g = sg_eval<F>(kind, c0, c1, h - theta, i - last, table);
-        F s = (h ${cmp} theta) ? one : zero;
+        long long e = i * N + n;
+        F h = ${M}[e];
+        F g = sg_eval<F>(kind, c0, c1, h - ${theta}, i - last, table);
+        F s = (h ${cmp} ${theta}) ? one : zero;
         F leak, cu, cs;
         ${partials}
-        F delta = bptt_delta<F>(has_g${M} ? g${M}[k] : zero, g, has_gS ? gS[k] : zero, leak * d,
+        F delta = bptt_delta<F>(has_g${M} ? g${M}[e] : zero, g, has_gS ? gS[e] : zero, leak * d,
                                 cs, cu, detach);
         d = delta;
-        dX[k] = delta;
+        dX[e] = delta;
         if (spike_time && i > 0 && last == i - 1) last = last_spike_before(S, i - 1, N, n);
     }
 }
 """)
 
 
-def fused_source(spec: dict):
-    """Declare the ``<name>_forward`` / ``<name>_backward`` CUDA pair of a form's ``CUDA`` spec."""
-    carry = "rs_reset<F>(h, s, theta, v_reset, reset)" if spec["immediate"] else "h"
-    fields = dict(spec, cmp=">" if spec["strict"] else ">=", carry=carry)
-    code = FORWARD.substitute(fields) + BACKWARD.substitute(fields)
+def fused_source(spec: dict, backward: str | None = None):
+    """Declare the ``<name>_forward`` / ``<name>_backward`` CUDA pair of a form's ``CUDA`` spec.
+
+    Optional spec fields: ``theta`` (the threshold's C name, default ``theta``) and ``v0``
+    (the starting membrane, default ``zero``).  ``backward``: a form's own backward source,
+    used instead of :data:`BACKWARD` (form 4, which also returns ``dL/dk``).
+    """
+    fields = {"theta": "theta", "v0": "zero", **spec, "cmp": ">" if spec["strict"] else ">="}
+    fields["carry"] = (f"rs_reset<F>(h, s, {fields['theta']}, v_reset, reset)"
+                       if spec["immediate"] else "h")
+    code = FORWARD.substitute(fields) + (backward or BACKWARD.substitute(fields))
     name = spec["name"]
     return declare(name, code, [f"{name}_forward", f"{name}_backward"])
 

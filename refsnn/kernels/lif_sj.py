@@ -89,6 +89,14 @@ def charge(v, r, x, p, mode, one):
     return v - (v - vr) * k + x
 
 
+# the same charge in CUDA, for the forward template of accel.cupy._fused
+CUDA = {
+    "name": "lif_sj", "M": "H", "strict": STRICT, "immediate": IMMEDIATE, "theta": "vth",
+    "v0": "vr", "params": "F k, F vth, F v_reset, F vr, int reset, int decay_input",
+    "charge": "decay_input ? v + (x - (v - vr)) * k : v - (v - vr) * k + x",
+}
+
+
 # ----------------------------------------------------------------- NumPy twins
 
 
