@@ -38,43 +38,19 @@ from __future__ import annotations
 import numpy as np
 
 from accel.cupy._core import (
-    check_count,
     check_input,
     cp,
-    declare,
-    forward_outputs,
     grad_arg,
     launch,
     spikes_arg,
     typed,
 )
+from accel.cupy._fused import fused_source, run_forward
+from refsnn.kernels import lif_sj as form
 from refsnn.kernels._common import HARD, check_reset, empty_out
 from refsnn.kernels.surrogate import check_kind, sg_constants
 
-SOURCE = r"""
-// Forward: one thread per neuron; v is V[t-1], starting at the reset potential vr.
-template <typename F>
-__global__ void lif_sj_forward(const F* X, F* S, F* H, unsigned int* bad, long long T,
-                               long long N, F k, F vth, F v_reset, F vr, int reset,
-                               int decay_input) {
-    long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (n >= N) return;
-    const F one = F(1), zero = F(0);
-    unsigned int nonfinite = 0;
-    F v = vr;
-    for (long long t = 0; t < T; ++t) {
-        long long i = t * N + n;
-        F x = X[i];
-        nonfinite += rs_nonfinite(x);
-        F h = decay_input ? v + (x - (v - vr)) * k : v - (v - vr) * k + x;
-        F s = (h >= vth) ? one : zero;             // SpikingJelly: H - V_th >= 0
-        H[i] = h;
-        S[i] = s;
-        v = rs_reset<F>(h, s, vth, v_reset, reset);
-    }
-    bad[n] = nonfinite;
-}
-
+BACKWARD = r"""
 // BPTT: one thread per neuron, t = T-1..0; d carries deltaH[t+1].  With grad_k, the
 // neuron's share of dL/dk is accumulated in double and written to partial[n].
 template <typename F>
@@ -125,7 +101,7 @@ __global__ void lif_sj_backward(const F* gS, int has_gS, const F* gH, int has_gH
 }
 """
 
-CUDA = declare("lif_sj", SOURCE, ["lif_sj_forward", "lif_sj_backward"])
+CUDA = fused_source(form.CUDA, backward=BACKWARD)  # the forward from the shared template
 
 
 def _reset_potential(v_reset, reset):
@@ -134,19 +110,11 @@ def _reset_potential(v_reset, reset):
 
 def lif_sj_forward(X, inv_tau, v_threshold, v_reset, reset, decay_input):
     """Fused forward on the GPU: ``(S [T,N], H [T,N])`` in X's dtype (see module docstring)."""
-    where = "lif_sj_forward"
-    check_input(where, X)
-    reset = check_reset(where, reset)
-    T, N = X.shape
-    S, H, bad = forward_outputs(X)
-    k, vth, v_r, vr = typed(X.dtype, inv_tau, v_threshold, v_reset, _reset_potential(v_reset, reset))
-    fn = CUDA.function("lif_sj_forward", X.dtype)
-    args = (X, S, H, bad, np.int64(T), np.int64(N), k, vth, v_r, vr, np.int32(reset),
-            np.int32(bool(decay_input)))
-    launch(where, fn, N, args, {"X": (X, X.dtype), "S": (S, X.dtype), "H": (H, X.dtype),
-                                "bad": (bad, np.uint32)})
-    check_count(where, bad)
-    return S, H
+    def params(where, F):
+        code = check_reset(where, reset)
+        return (F(inv_tau), F(v_threshold), F(v_reset), F(_reset_potential(v_reset, code)),
+                np.int32(code), np.int32(bool(decay_input)))
+    return run_forward(CUDA, X, "H", params)
 
 
 def lif_sj_backward(gS, gH, S, H, X, inv_tau, v_threshold, v_reset, reset, decay_input,

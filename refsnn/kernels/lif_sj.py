@@ -32,6 +32,10 @@ accumulation), 0.0 when not requested.  PLIF chains it to ``w`` through
 ``dk/dw = k(1 − k)`` in autograd.  Spikes are 0/1 floats in X's dtype; the
 forward counts non-finite ``X`` entries in its pass and raises on any.
 
+The forward (time loop, firing, shared reset, twin) is :mod:`refsnn.kernels._fused`'s with
+this form's ``charge`` and ``p = (V_th, V_reset, k, V_r, decay_input)``, from ``v = V_r``;
+the backward stays its own loop here, as it scales ``dX`` by ``k`` and accumulates ``dL/dk``.
+
 Memory: BPTT keeps ``S`` and ``H`` (8 B per element in float32) plus a
 reference to the input ``X`` for PLIF.  Traffic: forward 12 B/element,
 backward 12 B/element (16 with the ``k`` gradient).
@@ -39,10 +43,13 @@ backward 12 B/element (16 with the ``k`` gradient).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit, prange
 
 from refsnn.backend import register_kernel
+from refsnn.kernels import _fused
 from refsnn.kernels._common import (
     BLOCK,
     HARD,
@@ -51,11 +58,8 @@ from refsnn.kernels._common import (
     check_input,
     check_reset,
     empty_out,
-    forward_done,
     grad_arg,
     n_blocks,
-    reset_membrane,
-    reset_nb,
     spikes_arg,
     steps_since_spike,
     typed,
@@ -68,8 +72,30 @@ from refsnn.kernels.surrogate import (
     sg_constants,
     sg_row,
     surrogate_grad,
-    surrogate_primitive,
 )
+
+# ------------------------------------------------------------- the form's charge
+
+STRICT = False  # SpikingJelly fires on H − V_th ≥ 0
+IMMEDIATE = True  # V[t] = reset(H[t], S[t]) right after firing
+
+
+@njit(inline="always")
+def charge(v, r, x, p, mode, one):
+    """``H[t]`` from ``v = V[t-1]``, ``p = (V_th, V_reset, k, V_r, decay_input)`` (``r`` unused)."""
+    _, _, k, vr, decay_input = p
+    if decay_input != 0:
+        return v + (x - (v - vr)) * k
+    return v - (v - vr) * k + x
+
+
+# the same charge in CUDA, for the forward template of accel.cupy._fused
+CUDA = {
+    "name": "lif_sj", "M": "H", "strict": STRICT, "immediate": IMMEDIATE, "theta": "vth",
+    "v0": "vr", "params": "F k, F vth, F v_reset, F vr, int reset, int decay_input",
+    "charge": "decay_input ? v + (x - (v - vr)) * k : v - (v - vr) * k + x",
+}
+
 
 # ----------------------------------------------------------------- NumPy twins
 
@@ -83,29 +109,10 @@ def lif_sj_forward_twin(
     surrogate=(2, 4.0, 0.0), detach_reset=False,
 ):
     """Readable forward: ``(S, H)``, or ``(S, H, R)`` when ``smooth`` (float spikes)."""
-    T, N = X.shape
-    kind, a, b = surrogate
-    k, vr = inv_tau, _reset_potential(v_reset, reset)
-    H = np.empty_like(X)
-    S = np.empty_like(X)
-    R_used = np.empty_like(X) if smooth else None
-    v = np.full(N, vr, dtype=X.dtype)
-    for t in range(T):
-        if decay_input:
-            h = v + (X[t] - (v - vr)) * k
-        else:
-            h = v - (v - vr) * k + X[t]
-        H[t] = h
-        fire = (h - v_threshold >= 0).astype(X.dtype)
-        if smooth:
-            S[t] = surrogate_primitive(kind, a, b, h - v_threshold, v_threshold)
-            r = fire if detach_reset else S[t]
-            R_used[t] = r
-        else:
-            S[t] = fire
-            r = fire
-        v = reset_membrane(h, r, v_threshold, v_reset, reset)
-    return (S, H, R_used) if smooth else (S, H)
+    vr = _reset_potential(v_reset, reset)
+    return _fused.forward_twin(sys.modules[__name__], X,
+                               (v_threshold, v_reset, inv_tau, vr, decay_input), reset, smooth,
+                               surrogate, detach_reset, v0=vr)
 
 
 def lif_sj_backward_twin(
@@ -148,30 +155,8 @@ def lif_sj_backward_twin(
 
 
 @njit(parallel=True, cache=True)
-def _forward_nb(X, k, vth, v_reset, vr, reset, decay_input, one, zero, S, H, bad):
-    T, N = X.shape
-    for blk in prange((N + BLOCK - 1) // BLOCK):
-        n0 = blk * BLOCK
-        m = min(N, n0 + BLOCK) - n0
-        v = np.full(m, vr, dtype=X.dtype)  # V[t-1]
-        nonfinite = 0  # (x − x) ≠ 0 exactly when x is NaN or ±inf
-        for t in range(T):
-            x = X[t, n0:n0 + m]
-            h = H[t, n0:n0 + m]
-            s = S[t, n0:n0 + m]
-            if decay_input:
-                for j in range(m):
-                    nonfinite += (x[j] - x[j]) != zero
-                    h[j] = v[j] + (x[j] - (v[j] - vr)) * k
-            else:
-                for j in range(m):
-                    nonfinite += (x[j] - x[j]) != zero
-                    h[j] = v[j] - (v[j] - vr) * k + x[j]
-            for j in range(m):
-                sj = one if h[j] >= vth else zero  # SpikingJelly fires on H − V_th ≥ 0
-                s[j] = sj
-                v[j] = reset_nb(h[j], sj, vth, v_reset, reset, one)
-        bad[blk] = nonfinite
+def _forward_nb(X, p, v0, mode, one, zero, S, H, bad):
+    _fused.fused_forward(charge, STRICT, IMMEDIATE, X, p, v0, mode, one, zero, S, H, bad)
 
 
 @njit(parallel=True, cache=True)
@@ -225,16 +210,10 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, X, k, omk, vth, v_reset, vr, rese
 
 def lif_sj_forward(X, inv_tau, v_threshold, v_reset, reset, decay_input):
     """Fused forward: ``(S [T,N], H [T,N])`` in X's dtype (see module docstring)."""
-    where = "lif_sj_forward"
-    check_input(where, X)
-    reset = check_reset(where, reset)
-    S, H = empty_out(X.shape, X.dtype), empty_out(X.shape, X.dtype)
-    bad = np.zeros(n_blocks(X.shape[1]), dtype=np.int64)
-    k, vth, v_r, vr, one, zero = typed(X.dtype, inv_tau, v_threshold, v_reset,
-                                       _reset_potential(v_reset, reset), 1, 0)
-    _forward_nb(X, k, vth, v_r, vr, reset, bool(decay_input), one, zero, S, H, bad)
-    forward_done(where, bad.sum())
-    return S, H
+    vr = _reset_potential(v_reset, check_reset("lif_sj_forward", reset))
+    return _fused.run_forward("lif_sj_forward", _forward_nb, X,
+                              (v_threshold, v_reset, inv_tau, vr, float(bool(decay_input))),
+                              reset, v0=vr)
 
 
 def lif_sj_backward(gS, gH, S, H, X, inv_tau, v_threshold, v_reset, reset, decay_input,

@@ -25,6 +25,8 @@ import numpy as np
 
 from refsnn.autograd import Function, Tensor, stack
 from refsnn.backend import kernel_for, xp_of
+from refsnn.kernels._common import reset_membrane
+from refsnn.kernels._fused import python
 from refsnn.kernels.codes import FIRST_SPIKE_LAG
 from refsnn.kernels.surrogate import SPIKE_TIME as SPIKE_TIME_CODE
 from refsnn.neurons.surrogate import get_surrogate, spike
@@ -206,6 +208,20 @@ class SpikingNeuron(Module):
     # helpers for subclasses
     def _fire(self, u_minus_theta, theta, state):
         return spike(u_minus_theta, self.surrogate, theta=theta, dt=state.dt, strict=self.strict)
+
+    def _form_step(self, form, x_t, state, params, mode):
+        """One step of a :mod:`refsnn.kernels._fused` form in autograd ops: ``(s, h, v)``.
+
+        The form's own ``charge`` (its plain-arithmetic body, run on Tensors), then the
+        shared fire (the surrogate spike at ``h − θ``) and, for an immediate-reset form,
+        the shared reset — the equations of the fused kernels; ``params = (θ, V_reset, ...)``.
+        """
+        theta, v_reset = params[0], params[1]
+        h = python(form.charge)(state.v, self._reset_spikes(state.s), x_t, params, mode, 1)
+        s = self._fire(h - theta, theta, state)
+        if not form.IMMEDIATE:
+            return s, h, h
+        return s, h, reset_membrane(h, self._reset_spikes(s), theta, v_reset, mode)
 
     def _reset_spikes(self, s):
         return s.detach() if self.detach_reset else s

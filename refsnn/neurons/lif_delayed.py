@@ -28,7 +28,8 @@ its default ``reset_delay=True`` only (``reset_delay=False`` was not compared).
 
 from __future__ import annotations
 
-from refsnn.kernels.codes import Reset, reset_code
+from refsnn.kernels import lif_delayed as form
+from refsnn.kernels.codes import reset_code
 from refsnn.kernels.lif_delayed import lif_delayed_backward_twin, lif_delayed_forward_twin
 from refsnn.neurons.base import FusedNeuronFunction, SpikingNeuron, apply_fused, as_time_input
 from refsnn.neurons.surrogate import get_surrogate
@@ -95,13 +96,7 @@ class LIFDelayed(SpikingNeuron):
         )
 
     def _charge_fire_reset(self, x_t, state):
-        r = self._reset_spikes(state.s)
-        if self.reset_code == Reset.SOFT:
-            u = self.beta * state.v + x_t - r * self.theta
-        else:
-            u = self.beta * (1 - r) * state.v + x_t
-        s = self._fire(u - self.theta, self.theta, state)
-        return s, u, u
+        return self._form_step(form, x_t, state, (self.theta, 0.0, self.beta), self.reset_code)
 
     def __repr__(self):
         return (f"LIFDelayed(beta={self.beta}, theta={self.theta}, reset={self.reset!r}, "

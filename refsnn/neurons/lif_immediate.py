@@ -25,7 +25,7 @@ spike-time (α = 0.3, β = 0.01) surrogate for training.
 
 from __future__ import annotations
 
-from refsnn.kernels._common import reset_membrane
+from refsnn.kernels import lif_immediate as form
 from refsnn.kernels.codes import reset_code
 from refsnn.kernels.lif_immediate import lif_immediate_backward_twin, lif_immediate_forward_twin
 from refsnn.neurons.base import FusedNeuronFunction, SpikingNeuron, apply_fused, as_time_input
@@ -96,10 +96,8 @@ class LIFImmediate(SpikingNeuron):
         )
 
     def _charge_fire_reset(self, x_t, state):
-        h = self.lam * state.v + x_t
-        s = self._fire(h - self.theta, self.theta, state)
-        v = reset_membrane(h, self._reset_spikes(s), self.theta, self.v_reset, self.reset_code)
-        return s, h, v
+        return self._form_step(form, x_t, state, (self.theta, self.v_reset, self.lam),
+                               self.reset_code)
 
     def __repr__(self):
         return (f"{type(self).__name__}(lam={self.lam}, theta={self.theta}, reset={self.reset!r}, "

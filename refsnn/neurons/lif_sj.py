@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from refsnn.autograd import Tensor
 from refsnn.backend import xp_of
-from refsnn.kernels._common import reset_membrane
+from refsnn.kernels import lif_sj as form
 from refsnn.kernels.codes import Reset
 from refsnn.kernels.lif_sj import lif_sj_backward_twin, lif_sj_forward_twin
 from refsnn.neurons.base import (
@@ -133,15 +133,8 @@ class SJNeuron(SpikingNeuron):
         )
 
     def _charge_fire_reset(self, x_t, state):
-        k, v, vr = self._k(), state.v, self.vr
-        if self.decay_input:
-            h = v + (x_t - (v - vr)) * k
-        else:
-            h = v - (v - vr) * k + x_t
-        s = self._fire(h - self.v_threshold, self.v_threshold, state)
-        r = self._reset_spikes(s)
-        v = reset_membrane(h, r, self.v_threshold, self.v_reset, self.reset_code)
-        return s, h, v
+        params = (self.v_threshold, self.v_reset, self._k(), self.vr, self.decay_input)
+        return self._form_step(form, x_t, state, params, self.reset_code)
 
 
 class LIFNodeSJ(SJNeuron):
