@@ -1,0 +1,160 @@
+"""Reading an HDF5 file that may be hostile: bounded memory, nothing outside the file.
+
+HDF5 can make a tiny file expand or reach out: a dataset whose declared shape
+has no data behind it (a never-written or chunked dataset is read as its fill
+value — a 7 KB file can declare gigabytes), *external storage* (a dataset
+whose bytes live in another file, e.g. ``/etc/passwd``), *virtual datasets*
+(mapped from other files), *external links* (an object in another file),
+*soft links*, filters (which may load plugins), and hard links that make one
+object appear many times (a cycle, or the same megabyte read a thousand
+times).  :class:`SafeH5` walks a file written by :func:`save_checkpoint` and
+refuses, before reading any data, everything it never writes:
+
+* links: only hard links; each object may be reached once (no aliases, no cycles),
+  and trees nest at most :data:`MAX_DEPTH` levels;
+* datasets: layout *compact* or *contiguous*, no external storage, no filters, a
+  numeric (or, in trees, a scalar string) dtype, and a stored size equal to
+  ``prod(shape) · itemsize``; contiguous data lies inside the file and does not
+  overlap any other dataset's data — so the arrays read never total more
+  bytes than the file holds;
+* attributes: read only when scalar (or one-element) and of a bounded size.
+
+Every refusal is a :class:`~refsnn.errors.DataFormatError` naming the file and
+the object.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+from h5py import h5d, h5l
+
+from refsnn.errors import DataFormatError
+
+MAX_DEPTH = 32
+MAX_ATTR_BYTES = 1 << 24  # a config attribute larger than 16 MiB is refused
+_LAYOUTS = {h5d.COMPACT: "compact", h5d.CONTIGUOUS: "contiguous"}
+_LINK_KINDS = {h5l.TYPE_SOFT: "a soft link", h5l.TYPE_EXTERNAL: "an external link"}
+
+
+class SafeH5:
+    """Checked access to one open ``h5py.File`` (see the module doc)."""
+
+    def __init__(self, f: h5py.File, path):
+        self.f, self.path = f, Path(path)
+        self.file_size = self.path.stat().st_size
+        self._seen: set = set()
+        self._regions: list[tuple[int, int, str]] = []
+
+    def fail(self, field: str, problem: str) -> DataFormatError:
+        return DataFormatError(field, problem, path=self.path)
+
+    # ------------------------------------------------------------------ links
+    def has(self, group, name: str) -> bool:
+        """Whether ``group`` has a link ``name`` (without following it)."""
+        return bool(group.id.links.exists(name.encode("utf-8", "surrogateescape")))
+
+    def child(self, group, name: str, where: str):
+        """``group[name]`` after checking it is a hard link to an object not seen before."""
+        info = group.id.links.get_info(name.encode("utf-8", "surrogateescape"))
+        if info.type != h5l.TYPE_HARD:
+            kind = _LINK_KINDS.get(info.type, f"a link of type {info.type}")
+            raise self.fail(where, f"is {kind}; only plain (hard-linked) objects are read")
+        obj = group[name]
+        key = hash(obj.id)
+        if key in self._seen:
+            raise self.fail(where, "is a second link to an object already read (aliasing or a cycle)")
+        self._seen.add(key)
+        return obj
+
+    def names(self, group, where: str) -> list[str]:
+        names = list(group)
+        if len(names) > self.file_size:  # pragma: no cover - the library would fail first
+            raise self.fail(where, f"lists {len(names)} members, more than the file's bytes")
+        return names
+
+    # ------------------------------------------------------------------ attributes
+    def attr(self, obj, name: str, where: str, default=None):
+        """A scalar attribute of ``obj`` (bytes decoded as UTF-8), or ``default`` when absent."""
+        if name not in obj.attrs:
+            return default
+        aid = obj.attrs.get_id(name)
+        field = f"{where} attribute {name!r}"
+        if math.prod(aid.shape or ()) > 1:
+            raise self.fail(field, f"has shape {aid.shape}; expected a scalar")
+        if aid.get_storage_size() > MAX_ATTR_BYTES:
+            raise self.fail(field, f"is {aid.get_storage_size()} bytes; the limit is {MAX_ATTR_BYTES}")
+        value = obj.attrs[name]
+        if isinstance(value, np.ndarray):
+            value = value.reshape(-1)[0] if value.size else default
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self.fail(field, f"is not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+        if isinstance(value, str) and len(value) > MAX_ATTR_BYTES:
+            raise self.fail(field, f"is {len(value)} characters; the limit is {MAX_ATTR_BYTES}")
+        return value
+
+    def int_attr(self, obj, name: str, where: str):
+        value = self.attr(obj, name, where)
+        if value is None:
+            return None
+        if not isinstance(value, (np.integer, int)) or isinstance(value, (bool, np.bool_)):
+            raise self.fail(f"{where} attribute {name!r}", f"must be an integer, got {value!r}")
+        return int(value)
+
+    # ------------------------------------------------------------------ datasets
+    def check_dataset(self, ds, where: str, strings: bool = False) -> None:
+        """Refuse a dataset whose data is not stored plainly inside the file (see the module doc)."""
+        dtype = ds.dtype
+        is_str = h5py.check_string_dtype(dtype) is not None
+        if is_str and not (strings and ds.shape == ()):
+            raise self.fail(where, f"has a string dtype and shape {ds.shape}; expected numbers")
+        if not is_str and (dtype.kind not in "biufc" or dtype.subdtype is not None or dtype.fields):
+            raise self.fail(where, f"has dtype {dtype}; only bool, integer, float and complex are read")
+        dcpl = ds.id.get_create_plist()
+        layout = dcpl.get_layout()
+        if layout not in _LAYOUTS:
+            kind = {h5d.CHUNKED: "chunked", h5d.VIRTUAL: "virtual (mapped from other files)"}.get(
+                layout, f"of layout {layout}")
+            raise self.fail(where, f"is {kind}; only compact and contiguous datasets are read")
+        if dcpl.get_external_count():
+            raise self.fail(where, "keeps its data in external files; refusing to read outside the file")
+        if dcpl.get_nfilters():
+            raise self.fail(where, "has filters (compression); refsnn checkpoints have none")
+        shape = ds.shape
+        if shape is None:
+            raise self.fail(where, "has a null dataspace")
+        nbytes = math.prod(shape) * dtype.itemsize
+        stored = ds.id.get_storage_size()
+        if is_str and dtype.kind == "O":  # one variable-length string: a <= 16-byte heap reference
+            nbytes = stored if stored <= 16 else nbytes
+        if nbytes and stored != nbytes:
+            raise self.fail(where, f"declares shape {shape} of {dtype} ({nbytes} bytes) but stores "
+                                   f"{stored} bytes (never written or truncated)")
+        if layout == h5d.CONTIGUOUS and nbytes:
+            offset = ds.id.get_offset()
+            if offset is None or offset + nbytes > self.file_size:
+                raise self.fail(where, f"data at offset {offset} of {nbytes} bytes lies outside the "
+                                       f"{self.file_size}-byte file")
+            for begin, end, other in self._regions:
+                if offset < end and begin < offset + nbytes:
+                    raise self.fail(where, f"data overlaps the data of {other}")
+            self._regions.append((offset, offset + nbytes, where))
+
+    def read_dataset(self, ds, where: str, strings: bool = False):
+        """The checked dataset's contents: an ndarray, or a str for a scalar string dataset."""
+        self.check_dataset(ds, where, strings)
+        if h5py.check_string_dtype(ds.dtype) is not None:
+            value = ds[()]
+            if isinstance(value, bytes):
+                try:
+                    value = value.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise self.fail(where, f"is not valid UTF-8 ({exc.reason})") from exc
+            return value
+        return np.asarray(ds[()])
