@@ -27,7 +27,7 @@ from pathlib import Path
 
 EDGE_INTS = [0, 1, 7, 8, 255, 2**15, 2**16 - 1, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**40,
              2**62, 2**63 - 1, 2**64 - 1]
-PARSERS = ("safetensors", "npz", "h5")
+PARSERS = ("safetensors", "npz", "h5", "npz-numpy")  # npz-numpy: NumPy's own reader, to show a failure
 
 
 # ----------------------------------------------------------------------------- valid files
@@ -45,7 +45,7 @@ def valid_files(parser: str, d: Path) -> list[bytes]:
         save_safetensors(d / "a.safetensors", state, metadata={"format": "pt"})
         save_safetensors(d / "b.safetensors", {"w": np.float64(2.5) * np.ones((2, 2))})
         out = [(d / n).read_bytes() for n in ("a.safetensors", "b.safetensors")]
-    elif parser == "npz":
+    elif parser.startswith("npz"):
         save_npz(d / "a.npz", state)
         save_npz(d / "b.npz", state, compress=True)
         np.savez(d / "c.npz", w=np.asfortranarray(rng.standard_normal((3, 4))))
@@ -126,7 +126,7 @@ def strategies(parser: str, files: list[bytes]):
                     st.lists(st.sampled_from(EDGE_INTS), max_size=3), st.sampled_from(["F32", "BF16", 7]),
                     st.just([[[[]]]]), st.just([1e300]), st.just("9" * 5000)))
                 return _st_header_edit(data, (draw_data.draw(st.integers(0, 5)), key, value))
-            if parser == "npz":
+            if parser.startswith("npz"):
                 shape = draw_data.draw(st.lists(st.sampled_from(EDGE_INTS), max_size=3))
                 descr = draw_data.draw(st.sampled_from(["<f4", "<f8", "|O", "|V8", "<U3", "(4,)<f4", "<c16"]))
                 return _npz_header_edit(data, shape, descr)
@@ -145,6 +145,10 @@ def _loader(parser: str):
         return lambda p: load_safetensors(p)[0], 1
     if parser == "npz":
         return load_npz, 1032  # deflate can expand a member at most ~1032x
+    if parser == "npz-numpy":
+        import numpy as np
+
+        return lambda p: dict(np.load(p, allow_pickle=False)), 1032
     return lambda p: load_checkpoint(p).state, 1
 
 
@@ -161,7 +165,7 @@ def child(parser: str, examples: int, seed: int, mem_mb: int) -> dict:
     mutate = strategies(parser, files)
     load, ratio = _loader(parser)
     stats = {"parser": parser, "examples": 0, "loads": 0, "refusals": 0}
-    target = d / f"fuzz.{'h5' if parser == 'h5' else parser}"
+    target = d / f"fuzz.{parser.split('-')[0]}"
 
     @hypothesis_seed(seed)
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
