@@ -142,7 +142,7 @@ def _loader(parser: str):
     from refsnn.io import load_checkpoint, load_npz, load_safetensors
 
     if parser == "safetensors":
-        return lambda p: load_safetensors(p)[0], 1
+        return lambda p: load_safetensors(p)[0], 2  # BF16 is widened to float32
     if parser == "npz":
         return load_npz, 1032  # deflate can expand a member at most ~1032x
     if parser == "npz-numpy":
