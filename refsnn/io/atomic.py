@@ -7,14 +7,14 @@ old file or the new one, never a half-written one.
 
 Temporary files are named after their target and the writing process::
 
-    .<target name>.refsnn-<pid>-<8 random chars>.tmp
+    .<target name>.refsnn-<host>-<pid>-<8 random chars>.tmp
 
 A kill (SIGKILL, power loss) leaves such a file behind.  The next
 :func:`atomic_write` of the *same* target removes the temporaries of that
-target whose writing process no longer runs on this machine.  A temporary of
-another target never matches (the name must be exactly the pattern above,
-with this target's name), and one whose process is alive — another save in
-progress — is left alone.
+target written on this host by a process that no longer runs.  A temporary
+of another target never matches (the name must be exactly the pattern above,
+with this target's name); one whose process is alive — another save in
+progress — or that another host wrote (a shared file system) is left alone.
 
 Every ``OSError`` names the path that was asked for, not the temporary one.
 
@@ -32,19 +32,25 @@ import contextlib
 import os
 import re
 import secrets
+import socket
 from pathlib import Path
 
 __all__ = ["atomic_write", "check_writable", "temp_name", "stale_temps"]
 
-_TEMP_TAIL = re.compile(r"refsnn-(\d{1,10})-([0-9a-z]{8})\.tmp")
+_TEMP_TAIL = re.compile(r"refsnn-([A-Za-z0-9_-]{1,32})-(\d{1,10})-([0-9a-z]{8})\.tmp")
+
+
+def host_tag() -> str:
+    """This machine's name as it appears in temporary names (``[A-Za-z0-9_-]``, at most 32 chars)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:32] or "host"
 
 
 def temp_name(target: Path, pid: int | None = None) -> Path:
-    """A fresh temporary path for ``target``: ``.<name>.refsnn-<pid>-<random>.tmp`` in its directory."""
+    """A fresh temporary path for ``target``: ``.<name>.refsnn-<host>-<pid>-<random>.tmp`` beside it."""
     target = Path(target)
     pid = os.getpid() if pid is None else pid
     token = "".join(secrets.choice("0123456789abcdefghijklmnopqrstuvwxyz") for _ in range(8))
-    return target.with_name(f".{target.name}.refsnn-{pid}-{token}.tmp")
+    return target.with_name(f".{target.name}.refsnn-{host_tag()}-{pid}-{token}.tmp")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -60,10 +66,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def stale_temps(target) -> list[Path]:
-    """Temporaries of ``target`` (see the module doc) whose writing process is gone."""
+    """Temporaries of ``target`` (see the module doc) written on this host by a process now gone."""
     target = Path(target)
     directory = target.parent if str(target.parent) else Path(".")
-    prefix = f".{target.name}."
+    prefix, host = f".{target.name}.", host_tag()
     found = []
     try:
         entries = list(os.scandir(directory))
@@ -74,7 +80,7 @@ def stale_temps(target) -> list[Path]:
         if not name.startswith(prefix):
             continue
         match = _TEMP_TAIL.fullmatch(name[len(prefix):])
-        if match is None or _pid_alive(int(match.group(1))):
+        if match is None or match.group(1) != host or _pid_alive(int(match.group(2))):
             continue
         with contextlib.suppress(OSError):
             if entry.is_file(follow_symlinks=False):

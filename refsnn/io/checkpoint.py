@@ -371,7 +371,8 @@ def load_checkpoint(path) -> Checkpoint:
             return _load(path, f, h5)
     except DataFormatError:
         raise
-    except (OSError, KeyError, RuntimeError, TypeError, ValueError, RecursionError) as exc:
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError, RecursionError, AttributeError,
+            IndexError, OverflowError) as exc:
         raise DataFormatError("contents", f"are corrupt ({type(exc).__name__}: {exc})", path=path) from exc
 
 

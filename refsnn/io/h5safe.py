@@ -64,6 +64,8 @@ class SafeH5:
             kind = _LINK_KINDS.get(info.type, f"a link of type {info.type}")
             raise self.fail(where, f"is {kind}; only plain (hard-linked) objects are read")
         obj = group[name]
+        if not isinstance(obj, (h5py.Group, h5py.Dataset)):
+            raise self.fail(where, f"is a {type(obj).__name__}, expected a group or a dataset")
         key = hash(obj.id)
         if key in self._seen:
             raise self.fail(where, "is a second link to an object already read (aliasing or a cycle)")

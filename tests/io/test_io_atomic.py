@@ -22,7 +22,7 @@ from refsnn.io import (
     save_safetensors,
     stale_temps,
 )
-from refsnn.io.atomic import temp_name
+from refsnn.io.atomic import host_tag, temp_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,8 +36,8 @@ def _dead_pid() -> int:
 def test_temp_names_are_tied_to_target_and_process(tmp_path):
     t = temp_name(tmp_path / "run.h5")
     assert t.parent == tmp_path
-    assert t.name.startswith(f".run.h5.refsnn-{os.getpid()}-") and t.name.endswith(".tmp")
-    assert len(t.name) == len(f".run.h5.refsnn-{os.getpid()}-") + 8 + 4
+    head = f".run.h5.refsnn-{host_tag()}-{os.getpid()}-"
+    assert t.name.startswith(head) and t.name.endswith(".tmp") and len(t.name) == len(head) + 8 + 4
 
 
 @pytest.mark.parametrize("save, name", [
@@ -46,14 +46,15 @@ def test_temp_names_are_tied_to_target_and_process(tmp_path):
     (lambda p: save_safetensors(p, {"w": np.ones(2)}), "w.safetensors"),
 ])
 def test_next_save_removes_only_dead_temps_of_the_same_target(tmp_path, save, name):
-    dead, live = _dead_pid(), os.getpid()
-    stale = tmp_path / f".{name}.refsnn-{dead}-abcdefgh.tmp"
+    dead, live, host = _dead_pid(), os.getpid(), host_tag()
+    stale = tmp_path / f".{name}.refsnn-{host}-{dead}-abcdefgh.tmp"
     keep = [
-        tmp_path / f".{name}.refsnn-{live}-abcdefgh.tmp",        # a save in progress (live process)
-        tmp_path / f".{name}.bak.refsnn-{dead}-abcdefgh.tmp",    # another target's temp
-        tmp_path / f".other.h5.refsnn-{dead}-abcdefgh.tmp",      # another target's temp
-        tmp_path / f".{name}.refsnn-{dead}-abcdefgh.tmp.keep",   # not our pattern
-        tmp_path / f".{name}.mine.tmp",                          # not our pattern
+        tmp_path / f".{name}.refsnn-{host}-{live}-abcdefgh.tmp",      # a save in progress (live process)
+        tmp_path / f".{name}.refsnn-{host}x-{dead}-abcdefgh.tmp",     # written on another host
+        tmp_path / f".{name}.bak.refsnn-{host}-{dead}-abcdefgh.tmp",  # another target's temp
+        tmp_path / f".other.h5.refsnn-{host}-{dead}-abcdefgh.tmp",    # another target's temp
+        tmp_path / f".{name}.refsnn-{host}-{dead}-abcdefgh.tmp.keep", # not our pattern
+        tmp_path / f".{name}.mine.tmp",                               # not our pattern
     ]
     for p in [stale, *keep]:
         p.write_bytes(b"x" * 100)

@@ -93,6 +93,15 @@ def test_aliases_and_cycles_are_refused(tmp_path):
     _refused(q, "second link")
 
 
+def test_committed_datatype_in_a_tree_is_refused(tmp_path):
+    p = _base(tmp_path / "dtype.h5", extra={"a": 1})
+    with h5py.File(p, "a") as f:
+        f["dt"] = np.dtype("f4")
+        del f["extra/a"]
+        f["extra/a"] = f["dt"]
+    _refused(p, r"extra\['a'\] is a Datatype")
+
+
 def test_compression_filters_are_refused(tmp_path):
     p = _base(tmp_path / "gz.h5")
     with h5py.File(p, "a") as f:
