@@ -145,6 +145,8 @@ def _read_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.n
             done += got
         if fh.read(1):
             raise _fail(path, field, "has bytes after its array data")
+    if dtype.kind == "b" and flat.view(np.uint8).max(initial=0) > 1:
+        raise _fail(path, field, "is bool but holds bytes other than 0 and 1")
     return flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
 
 

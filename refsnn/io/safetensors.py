@@ -219,6 +219,8 @@ def load_safetensors(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
                 arr = bf16_to_float32(arr)
             else:
                 arr = arr.astype(arr.dtype.newbyteorder("="), copy=True)
+            if tag == "BOOL" and arr.view(np.uint8).max(initial=0) > 1:
+                raise _fail(path, f"tensor {name!r}", "is BOOL but holds bytes other than 0 and 1")
             state[name] = arr
     return state, metadata
 

@@ -170,3 +170,12 @@ def test_float64_value_overflowing_float32_is_refused_by_load_module(tmp_path):
     with pytest.raises(ValueError, match=rf"non-finite.*after the cast.*{key}"):
         load_module(p, net)
     np.testing.assert_array_equal(net.state_dict()[key], before)  # nothing changed
+
+
+def test_complex_values_are_refused_for_a_real_model(tmp_path):
+    net = mlp([3, 2], rng=0)
+    state = {k: v.astype(np.complex64) + 1j for k, v in net.state_dict().items()}
+    p = tmp_path / "c.h5"
+    save_checkpoint(p, state)
+    with pytest.raises(TypeError, match="complex64, which cannot be stored in a float32 parameter"):
+        load_module(p, net)

@@ -70,6 +70,13 @@ def test_header_tricks_give_clear_errors(tmp_path, header, match):
     _refused(load_safetensors, _st(tmp_path / "h.safetensors", header, F32X2), match)
 
 
+def test_bool_bytes_other_than_0_and_1_are_refused(tmp_path):
+    header = json.dumps({"b": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}})
+    _refused(load_safetensors, _st(tmp_path / "b.safetensors", header, b"\x01\x02"), "other than 0 and 1")
+    p = _zip(tmp_path / "b.npz", [("b.npy", _npy((2,), descr="|b1", data=b"\x00\x07"))])
+    _refused(load_npz, p, "'b'.*other than 0 and 1")
+
+
 def test_zero_sized_tensors_and_packing_still_load(tmp_path):
     header = json.dumps({"e": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]},
                          "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})
