@@ -46,7 +46,8 @@ def _fail(path, field, problem) -> DataFormatError:
 
 
 def _check_layout(path: Path, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    """Refuse names other than ``*.npy``, repeats, encryption, odd compression and overlapping data.
+    """Refuse a prefix before the zip, names other than ``*.npy``, repeats, encryption, odd
+    compression and overlapping data.
 
     Overlapping members let a small archive expand quadratically (a "quoted
     overlap" zip bomb), so each member's bytes must lie in a region of the file
@@ -55,6 +56,8 @@ def _check_layout(path: Path, zf: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     infos, seen, regions = zf.infolist(), set(), []
     size = path.stat().st_size
     with open(path, "rb") as raw:
+        if raw.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # data before the zip: a polyglot
+            raise _fail(path, "archive", "does not start with a zip header (bytes before the archive)")
         for info in infos:
             field = f"member {info.filename!r}"
             if not info.filename.endswith(".npy") or info.is_dir():

@@ -167,6 +167,40 @@ def _loader(parser: str):
     return lambda p: load_checkpoint(p).state, 1
 
 
+def _oracle(parser: str, path: Path) -> dict:
+    """The same file read by an independent reader: NumPy's npz reader, raw h5py, or a plain
+    safetensors reader written here (the format is JSON + raw bytes)."""
+    import numpy as np
+
+    if parser == "npz":
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    if parser == "h5":
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            return {k: f["model"][k][()] for k in f["model"]}
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    tags = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+            "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?", "BF16": "<u2"}
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        arr = np.frombuffer(raw[8 + n + b:8 + n + end], dtype=tags[e["dtype"]]).reshape(e["shape"])
+        out[name] = (arr.astype(np.uint32) << 16).view(np.float32) if e["dtype"] == "BF16" else arr
+    return out
+
+
+def _same(ours: dict, ref: dict) -> bool:
+    return list(ours) == list(ref) and all(
+        ours[k].shape == ref[k].shape and ours[k].dtype.newbyteorder("=") == ref[k].dtype.newbyteorder("=")
+        and ours[k].astype(ours[k].dtype.newbyteorder("=")).tobytes()
+        == ref[k].astype(ref[k].dtype.newbyteorder("=")).tobytes() for k in ours)
+
+
 def child(parser: str, examples: int, seed: int, mem_mb: int) -> dict:
     resource.setrlimit(resource.RLIMIT_AS, (mem_mb << 20, mem_mb << 20))
     from hypothesis import HealthCheck, given, settings
@@ -198,6 +232,8 @@ def child(parser: str, examples: int, seed: int, mem_mb: int) -> dict:
             return
         total = sum(a.nbytes for a in state.values())
         assert total <= ratio * len(blob) + 64, f"loaded {total} bytes from a {len(blob)}-byte file"
+        if parser in ("safetensors", "npz", "h5"):
+            assert _same(state, _oracle(parser, target)), "the load differs from an independent reader"
         stats["loads"] += 1
 
     failure = None

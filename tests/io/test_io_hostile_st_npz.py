@@ -164,3 +164,10 @@ def test_fortran_order_and_big_endian_members_load_exactly(tmp_path):
     got = load_npz(tmp_path / "f.npz")
     np.testing.assert_array_equal(got["a"], a)
     np.testing.assert_array_equal(got["b"], b)
+
+
+def test_bytes_before_the_archive_are_refused(tmp_path):
+    p = _zip(tmp_path / "w.npz", [("w.npy", _npy((2,), data=F32X2))])
+    np.testing.assert_array_equal(load_npz(p)["w"], [1.0, 2.0])
+    p.write_bytes(b"GIF89a" + p.read_bytes())  # zipfile alone would still find the archive
+    _refused(load_npz, p, "does not start with a zip header")
