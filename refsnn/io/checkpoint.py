@@ -201,12 +201,12 @@ def _read_tree(h5: SafeH5, node, where: str, depth: int = 0):
             ):
                 raise h5.fail(f"{where} attribute '__keys__'", "must be a JSON list of str or int keys")
             written = sorted(map(str, keys))
-            if written != sorted(h5.names(node, where)) or len(set(written)) != len(keys):
+            if written != sorted(h5.names(node)) or len(set(written)) != len(keys):
                 raise h5.fail(where, "members do not match its '__keys__' attribute")
             return {k: _read_tree(h5, h5.child(node, str(k), f"{where}[{k!r}]"), f"{where}[{k!r}]", depth + 1)
                     for k in keys}
         if kind in ("list", "tuple"):
-            names = h5.names(node, where)
+            names = h5.names(node)
             if sorted(names) != sorted(str(i) for i in range(len(names))):
                 raise h5.fail(where, f"{kind} members must be named 0..{len(names) - 1}")
             items = [_read_tree(h5, h5.child(node, str(i), f"{where}[{i}]"), f"{where}[{i}]", depth + 1)
@@ -327,7 +327,7 @@ def _load(path: Path, f: h5py.File, h5: SafeH5) -> Checkpoint:
     if not isinstance(model, h5py.Group):
         raise h5.fail("'model'", "is a dataset, expected a group")
     state = {}
-    for name in h5.names(model, "group 'model'"):
+    for name in h5.names(model):
         where = f"model entry {name!r}"
         ds = h5.child(model, name, where)
         if not isinstance(ds, h5py.Dataset):
