@@ -140,8 +140,10 @@ def _create_dataset(group, name: str, array: np.ndarray):
 
 
 # --------------------------------------------------------------------------- trees
-def _write_tree(group, name: str, value, where: str) -> None:
-    """Store a nested dict/list/scalar/array tree under ``group[name]``."""
+def _write_tree(group, name: str, value, where: str, depth: int = 0) -> None:
+    """Store a nested dict/list/scalar/array tree under ``group[name]`` (at most MAX_DEPTH levels)."""
+    if depth >= MAX_DEPTH:
+        raise ValueError(f"{where}: nests deeper than {MAX_DEPTH} levels, which load_checkpoint refuses")
     if isinstance(value, Mapping):
         sub = group.create_group(name, track_order=True)
         keys = list(value)
@@ -154,12 +156,12 @@ def _write_tree(group, name: str, value, where: str) -> None:
         sub.attrs["__kind__"] = "dict"
         sub.attrs["__keys__"] = json.dumps(keys)
         for k, n in zip(keys, names):
-            _write_tree(sub, n, value[k], f"{where}[{k!r}]")
+            _write_tree(sub, n, value[k], f"{where}[{k!r}]", depth + 1)
     elif isinstance(value, (list, tuple)):
         sub = group.create_group(name, track_order=True)
         sub.attrs["__kind__"] = type(value).__name__
         for i, v in enumerate(value):
-            _write_tree(sub, str(i), v, f"{where}[{i}]")
+            _write_tree(sub, str(i), v, f"{where}[{i}]", depth + 1)
     elif value is None:
         group.create_dataset(name, data=np.int8(0)).attrs["__py__"] = "none"
     elif isinstance(value, bool):
@@ -187,7 +189,7 @@ def _parse_int(h5: SafeH5, text: str, where: str) -> int:
 
 def _read_tree(h5: SafeH5, node, where: str, depth: int = 0):
     """Inverse of :func:`_write_tree`, every object checked by ``h5`` (see :mod:`refsnn.io.h5safe`)."""
-    if depth > MAX_DEPTH:
+    if depth >= MAX_DEPTH:
         raise h5.fail(where, f"nests deeper than {MAX_DEPTH} levels")
     if isinstance(node, h5py.Group):
         kind = h5.attr(node, "__kind__", where)

@@ -142,7 +142,17 @@ def test_deep_nesting_of_trees_is_refused(tmp_path):
     for _ in range(40):
         node["x"] = {}
         node = node["x"]
-    p = _base(tmp_path / "deep.h5", extra=tree)
+    with pytest.raises(ValueError, match="nests deeper than 32"):  # refused when saving, too
+        _base(tmp_path / "deep.h5", extra=tree)
+    p = _base(tmp_path / "deep.h5", extra={"x": 1})
+    with h5py.File(p, "a") as f:  # build the deep tree with raw h5py
+        del f["extra/x"]
+        g = f["extra"]
+        for _ in range(40):
+            g.attrs["__keys__"] = '["x"]'
+            g = g.create_group("x")
+            g.attrs["__kind__"] = "dict"
+        g.attrs["__keys__"] = "[]"
     _refused(p, "nests deeper than 32")
 
 
