@@ -5,11 +5,12 @@ Run by ``tests/io/test_io_fuzz.py`` as ``python tests/io/fuzz_harness.py PARSER 
 writes valid files of the format, and lets hypothesis mutate them — byte flips,
 truncations, insertions, deletions, little-endian integer overwrites with edge
 values, and format-aware header edits.  Every mutated file must give either a load
-whose arrays total no more bytes than the file can back, or a
+whose arrays total no more bytes than the file can back (and whose peak allocation, by
+tracemalloc, stays within 8x that plus 1 MiB), or a
 :class:`refsnn.errors.DataFormatError` naming the file; anything else (another
 exception, a MemoryError under the cap) fails, and hypothesis shrinks it.  The
 child prints one JSON line: ``{"parser", "examples", "loads", "refusals",
-"peak_rss_mb", "ok", "failure"}`` (peak RSS from VmHWM, see :func:`peak_rss_mb`).
+"max_load_alloc_kb", "peak_rss_mb", "ok", "failure"}`` (peak RSS from VmHWM, see :func:`peak_rss_mb`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import struct
 import sys
 import tempfile
 import traceback
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -213,7 +215,8 @@ def child(parser: str, examples: int, seed: int, mem_mb: int) -> dict:
     files = valid_files(parser, d)
     mutate = strategies(parser, files)
     load, ratio = _loader(parser)
-    stats = {"parser": parser, "examples": 0, "loads": 0, "refusals": 0}
+    stats = {"parser": parser, "examples": 0, "loads": 0, "refusals": 0, "max_load_alloc_kb": 0.0}
+    tracemalloc.start()  # NumPy reports its array buffers to tracemalloc
     target = d / f"fuzz.{parser.split('-')[0]}"
 
     @hypothesis_seed(seed)
@@ -224,12 +227,19 @@ def child(parser: str, examples: int, seed: int, mem_mb: int) -> dict:
         blob = mutate(data)
         target.write_bytes(blob)
         stats["examples"] += 1
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
         try:
             state = load(target)
         except DataFormatError as err:
             assert str(target) in str(err), f"error does not name the file: {err}"
             stats["refusals"] += 1
             return
+        finally:  # what one load allocated at its peak, against what the file can back
+            alloc = tracemalloc.get_traced_memory()[1] - before
+            stats["max_load_alloc_kb"] = max(stats["max_load_alloc_kb"], round(alloc / 1024, 1))
+            assert alloc <= 8 * ratio * len(blob) + (1 << 20), f"one load allocated {alloc} bytes " \
+                f"for a {len(blob)}-byte file"
         total = sum(a.nbytes for a in state.values())
         assert total <= ratio * len(blob) + 64, f"loaded {total} bytes from a {len(blob)}-byte file"
         if parser in ("safetensors", "npz", "h5"):
