@@ -42,7 +42,7 @@ import numpy as np
 from refsnn import __version__
 from refsnn.errors import DataFormatError
 from refsnn.io.atomic import atomic_write
-from refsnn.io.h5safe import MAX_DEPTH, SafeH5
+from refsnn.io.h5safe import MAX_DEPTH, SafeH5, memory_cap
 
 FORMAT = "refsnn-checkpoint"
 FORMAT_VERSION = 1
@@ -367,12 +367,16 @@ def load_checkpoint(path) -> Checkpoint:
     links, virtual or chunked datasets, data the file does not hold).
     """
     path = Path(path)
-    f, h5 = _open_checked(path)
+    size = path.stat().st_size if path.is_file() else 0
     try:
-        with f:
-            return _load(path, f, h5)
-    except DataFormatError:
+        with memory_cap(size):
+            f, h5 = _open_checked(path)
+            with f:
+                return _load(path, f, h5)
+    except (DataFormatError, FileNotFoundError, IsADirectoryError):
         raise
+    except MemoryError as exc:
+        raise DataFormatError("contents", "ask for more memory than the file can back", path=path) from exc
     except (OSError, KeyError, RuntimeError, TypeError, ValueError, RecursionError, AttributeError,
             IndexError, OverflowError) as exc:
         raise DataFormatError("contents", f"are corrupt ({type(exc).__name__}: {exc})", path=path) from exc

@@ -17,7 +17,10 @@ refuses, before reading any data, everything it never writes:
   ``prod(shape) · itemsize``; contiguous data lies inside the file and does not
   overlap any other dataset's data — so the arrays read never total more
   bytes than the file holds;
-* attributes: read only when scalar (or one-element) and of a bounded size.
+* attributes: read only when scalar (or one-element) and of a bounded size;
+* heaps: every global heap collection (variable-length strings) and local heap
+  (group names) must declare a size the file can hold — libhdf5 allocates that
+  size before it checks anything else.
 
 Every refusal is a :class:`~refsnn.errors.DataFormatError` naming the file and
 the object.
@@ -25,7 +28,9 @@ the object.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import mmap
 from pathlib import Path
 
 import h5py
@@ -40,6 +45,37 @@ _LAYOUTS = {h5d.COMPACT: "compact", h5d.CONTIGUOUS: "contiguous"}
 _LINK_KINDS = {h5l.TYPE_SOFT: "a soft link", h5l.TYPE_EXTERNAL: "an external link"}
 
 
+@contextlib.contextmanager
+def memory_cap(file_size: int):
+    """Cap this process's address space at its current size + 8x ``file_size`` + 256 MiB while
+    libhdf5 reads a file (Linux; a no-op elsewhere or when a lower cap is already set).
+
+    libhdf5 allocates some buffers at sizes the file declares before checking them — the
+    length of a variable-length string *attribute* is one (a flipped byte asks for 1.5 GB), and
+    its bytes cannot be inspected from Python before the library reads them.  Under the cap such
+    a request fails inside the library, which reports an error (a DataFormatError here) instead
+    of filling gigabytes.  The cap is process-wide for the duration of the load.
+    """
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/status") as fh:
+            vm = next(int(ln.split()[1]) * 1024 for ln in fh if ln.startswith("VmSize:"))
+    except (ImportError, OSError, StopIteration, ValueError):
+        yield
+        return
+    cap = vm + 8 * file_size + (256 << 20)
+    if (soft != resource.RLIM_INFINITY and soft <= cap) or (hard != resource.RLIM_INFINITY and hard < cap):
+        yield
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 class SafeH5:
     """Checked access to one open ``h5py.File`` (see the module doc)."""
 
@@ -48,6 +84,28 @@ class SafeH5:
         self.file_size = self.path.stat().st_size
         self._seen: set = set()
         self._regions: list[tuple[int, int, str]] = []
+        self._check_heaps(f.id.get_create_plist().get_sizes()[1])
+
+    def _check_heaps(self, size_bytes: int) -> None:
+        """Refuse heap blocks whose declared size the file cannot hold, before the library loads one.
+
+        libhdf5 allocates (and fills) a global heap collection (``GCOL``, which holds every
+        variable-length string, attributes included) or a local heap data segment (``HEAP``,
+        group member names) at the size its header declares: a 10 KB file can make it touch
+        1.5 GB.  Every such header found in the file's bytes must declare a size that fits in
+        the file.  (Bytes that merely spell a signature inside array data are checked too; a
+        false refusal needs an 8-byte size beyond the file right after them.)
+        """
+        with open(self.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            for magic, at in ((b"GCOL", 8), (b"HEAP", 8)):
+                pos = mm.find(magic)
+                while pos >= 0:
+                    raw = mm[pos + at:pos + at + size_bytes]
+                    size = int.from_bytes(raw, "little") if len(raw) == size_bytes else None
+                    if size is None or size > self.file_size:
+                        raise self.fail(f"{magic.decode()} heap at byte {pos}",
+                                        f"declares {size} bytes, more than the {self.file_size}-byte file")
+                    pos = mm.find(magic, pos + 1)
 
     def fail(self, field: str, problem: str) -> DataFormatError:
         return DataFormatError(field, problem, path=self.path)
@@ -133,6 +191,7 @@ class SafeH5:
         stored = ds.id.get_storage_size()
         if is_str and dtype.kind == "O":  # one variable-length string: a <= 16-byte heap reference
             nbytes = stored if stored <= 16 else nbytes
+            self._check_vlen_length(ds, where)
         if nbytes and stored != nbytes:
             raise self.fail(where, f"declares shape {shape} of {dtype} ({nbytes} bytes) but stores "
                                    f"{stored} bytes (never written or truncated)")
@@ -145,6 +204,19 @@ class SafeH5:
                 if offset < end and begin < offset + nbytes:
                     raise self.fail(where, f"data overlaps the data of {other}")
             self._regions.append((offset, offset + nbytes, where))
+
+    def _check_vlen_length(self, ds, where: str) -> None:
+        """A variable-length string's stored length (the first 4 bytes of its heap reference) must
+        fit in the file: libhdf5 allocates that many bytes before it looks at the heap."""
+        offset = ds.id.get_offset()
+        if ds.id.get_create_plist().get_layout() != h5d.CONTIGUOUS or offset is None:
+            raise self.fail(where, "is a variable-length string not stored contiguously")
+        with open(self.path, "rb") as fh:
+            fh.seek(offset)
+            raw = fh.read(4)
+        length = int.from_bytes(raw, "little") if len(raw) == 4 else None
+        if length is None or length > self.file_size:
+            raise self.fail(where, f"is a string declaring {length} bytes, more than the file holds")
 
     def read_dataset(self, ds, where: str, strings: bool = False):
         """The checked dataset's contents: an ndarray, or a str for a scalar string dataset."""

@@ -140,6 +140,22 @@ def strategies(parser: str, files: list[bytes]):
 
 
 # ----------------------------------------------------------------------------- child
+def _status_kb(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs); False if unsupported."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory in MiB: VmHWM (reset by exec), else ru_maxrss.
 
@@ -229,6 +245,8 @@ def child(parser: str, examples: int, seed: int, mem_mb: int) -> dict:
         stats["examples"] += 1
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
+        rss_tracked = reset_peak_rss()
+        rss_before = _status_kb("VmRSS:")
         try:
             state = load(target)
         except DataFormatError as err:
@@ -237,6 +255,11 @@ def child(parser: str, examples: int, seed: int, mem_mb: int) -> dict:
             return
         finally:  # what one load allocated at its peak, against what the file can back
             alloc = tracemalloc.get_traced_memory()[1] - before
+            if rss_tracked:  # C allocations too (libhdf5, zlib): the resident peak of this load
+                grew = (_status_kb("VmHWM:") - rss_before) * 1024
+                stats["max_load_rss_kb"] = max(stats.get("max_load_rss_kb", 0), grew // 1024)
+                assert grew <= 8 * ratio * len(blob) + (32 << 20), f"one load grew RSS by {grew} " \
+                    f"bytes for a {len(blob)}-byte file"
             stats["max_load_alloc_kb"] = max(stats["max_load_alloc_kb"], round(alloc / 1024, 1))
             assert alloc <= 8 * ratio * len(blob) + (1 << 20), f"one load allocated {alloc} bytes " \
                 f"for a {len(blob)}-byte file"

@@ -6,6 +6,12 @@ hostile part.  The expected outcome is a :class:`DataFormatError` naming the fil
 
 from __future__ import annotations
 
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -189,3 +195,23 @@ def test_complex_values_are_refused_for_a_real_model(tmp_path):
     save_checkpoint(p, state)
     with pytest.raises(TypeError, match="complex64, which cannot be stored in a float32 parameter"):
         load_module(p, net)
+
+
+def test_string_attribute_declaring_gigabytes_is_refused_without_allocating(tmp_path):
+    """A flipped byte in a variable-length string attribute's length once made libhdf5 fill 1.5 GB."""
+    p = tmp_path / "vlen.h5"
+    save_checkpoint(p, {"w": np.ones(2, np.float32)}, extra={"s": "hello"})
+    raw = bytearray(p.read_bytes())
+    ref = struct.pack("<IQ", 3, raw.index(b"GCOL"))  # the heap reference of extra/s's __py__ = "str"
+    assert raw.count(ref) == 1
+    at = raw.index(ref)
+    raw[at:at + 4] = struct.pack("<I", 0x5B000000)  # 1.5 GB
+    p.write_bytes(bytes(raw))
+    code = ("import resource, sys; from refsnn.io import load_checkpoint; from refsnn.errors import "
+            "DataFormatError\ntry:\n    load_checkpoint(sys.argv[1])\nexcept DataFormatError as e:\n"
+            "    print('refused', e)\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, env=env,
+                         timeout=120).stdout.splitlines()
+    assert out[0].startswith("refused") and str(p) in out[0]
+    assert int(out[1]) < 400_000  # peak RSS in KB: far from the 1.5 GB the file asks for
