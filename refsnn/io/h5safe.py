@@ -18,9 +18,11 @@ refuses, before reading any data, everything it never writes:
   overlap any other dataset's data — so the arrays read never total more
   bytes than the file holds;
 * attributes: read only when scalar (or one-element) and of a bounded size;
-* heaps: every global heap collection (variable-length strings) and local heap
-  (group names) must declare a size the file can hold — libhdf5 allocates that
-  size before it checks anything else.
+* heaps: libhdf5 allocates a global heap collection (variable-length strings) or a
+  local heap (group names) at the size its header declares, before checking it;
+  loads run under :func:`memory_cap`, so a lying header fails inside the library.
+  (A scan of the file's bytes for heap signatures was tried and dropped: array data
+  that happens to spell ``GCOL``/``HEAP`` would refuse valid large checkpoints.)
 
 Every refusal is a :class:`~refsnn.errors.DataFormatError` naming the file and
 the object.
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import mmap
 from pathlib import Path
 
 import h5py
@@ -84,28 +85,6 @@ class SafeH5:
         self.file_size = self.path.stat().st_size
         self._seen: set = set()
         self._regions: list[tuple[int, int, str]] = []
-        self._check_heaps(f.id.get_create_plist().get_sizes()[1])
-
-    def _check_heaps(self, size_bytes: int) -> None:
-        """Refuse heap blocks whose declared size the file cannot hold, before the library loads one.
-
-        libhdf5 allocates (and fills) a global heap collection (``GCOL``, which holds every
-        variable-length string, attributes included) or a local heap data segment (``HEAP``,
-        group member names) at the size its header declares: a 10 KB file can make it touch
-        1.5 GB.  Every such header found in the file's bytes must declare a size that fits in
-        the file.  (Bytes that merely spell a signature inside array data are checked too; a
-        false refusal needs an 8-byte size beyond the file right after them.)
-        """
-        with open(self.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            for magic, at in ((b"GCOL", 8), (b"HEAP", 8)):
-                pos = mm.find(magic)
-                while pos >= 0:
-                    raw = mm[pos + at:pos + at + size_bytes]
-                    size = int.from_bytes(raw, "little") if len(raw) == size_bytes else None
-                    if size is None or size > self.file_size:
-                        raise self.fail(f"{magic.decode()} heap at byte {pos}",
-                                        f"declares {size} bytes, more than the {self.file_size}-byte file")
-                    pos = mm.find(magic, pos + 1)
 
     def fail(self, field: str, problem: str) -> DataFormatError:
         return DataFormatError(field, problem, path=self.path)
