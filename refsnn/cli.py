@@ -9,6 +9,11 @@ Without ``--data`` the shipped MNIST sample is used.  Models run on the default
 backend (``REFSNN_BACKEND=numpy|cupy``); an unknown or unavailable one is an
 error (exit status 2) naming what is installed.  Checkpoints are HDF5
 (``refsnn.io``); the model kind and its config are stored in their attributes.
+
+Every argument and the output path are checked before any work starts; a
+checkpoint's config and parameter shapes are checked before a model is built.
+An error prints one line, ``refsnn: error: ...``, and exits with status 2;
+``--debug`` shows the traceback instead.  ``python -m refsnn`` runs the same.
 """
 
 from __future__ import annotations
@@ -16,12 +21,70 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import sys
+import traceback
 
 import refsnn
 from refsnn import backend
 
 MODELS = ("ann", "snn")
+MAX_HIDDEN = 100_000  # 784 x 100k float32 weights = 314 MB; larger is surely a typo or a hostile file
+_INPUTS, _CLASSES = 784, 10
+
+
+def _int_in(lo: int, hi: int):
+    """An argparse type: an integer in ``[lo, hi]`` (argparse names the option in the error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be in [{lo}, {hi}], got {value}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _expected_state(kind: str, hidden: int) -> dict[str, tuple]:
+    """Parameter names and shapes of ``_build(kind, hidden=hidden)``, without building it."""
+    first, second = ("1", "3") if kind == "ann" else ("fc1", "fc2")
+    return {f"{first}.weight": (hidden, _INPUTS), f"{first}.bias": (hidden,),
+            f"{second}.weight": (_CLASSES, hidden), f"{second}.bias": (_CLASSES,)}
+
+
+def _check_checkpoint(path, ckpt) -> tuple[str, int]:
+    """The model kind and hidden size a checkpoint's config names, checked against its arrays."""
+    config = ckpt.config
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: checkpoint config must be a JSON object with 'model' and 'hidden', "
+                         f"got {type(config).__name__}")
+    kind = config.get("model")
+    if kind not in MODELS:
+        raise ValueError(f"{path}: config names model {kind!r:.40}; expected one of {MODELS}")
+    hidden = config.get("hidden", 3000)
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= MAX_HIDDEN:
+        raise ValueError(f"{path}: config 'hidden' must be an integer in [1, {MAX_HIDDEN}], "
+                         f"got {hidden!r:.40}")
+    expected = _expected_state(kind, hidden)
+    got = {k: tuple(v.shape) for k, v in ckpt.state.items()}
+    if got != expected:
+        wrong = sorted(set(got) ^ set(expected)) or [k for k in expected if got[k] != expected[k]]
+        detail = "; ".join(f"{k}: file {got.get(k, 'missing')} vs model {expected.get(k, 'none')}"
+                           for k in wrong[:4])
+        raise ValueError(f"{path}: parameters do not match a {kind} model with hidden={hidden} ({detail})")
+    return kind, hidden
 
 
 def _load(data, split):
@@ -51,10 +114,12 @@ def cmd_info(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from refsnn.io import save_module
+    from refsnn.io import check_writable, save_module
     from refsnn.nn import Adam
     from refsnn.train import evaluate, fit
 
+    if args.out:
+        check_writable(args.out, (".h5", ".hdf5"))  # evaluate reads HDF5 checkpoints
     x, y = _load(args.data, "train")
     xt, yt = _load(args.data, "test")
     model = _build(args.model, args.seed, args.hidden).to(backend.active_backend())
@@ -74,11 +139,8 @@ def cmd_evaluate(args) -> int:
     from refsnn.train import evaluate
 
     ckpt = load_checkpoint(args.checkpoint)
-    config = ckpt.config or {}
-    kind = config.get("model")
-    if kind not in MODELS:
-        raise SystemExit(f"{args.checkpoint}: config names model {kind!r}; expected one of {MODELS}")
-    model = _build(kind, 0, int(config.get("hidden", 3000))).to(backend.active_backend())
+    kind, hidden = _check_checkpoint(args.checkpoint, ckpt)
+    model = _build(kind, 0, hidden).to(backend.active_backend())
     model.load_state_dict(ckpt.state)
     xt, yt = _load(args.data, "test")
     print(f"test accuracy: {100 * evaluate(model, xt, yt):.2f}%")
@@ -86,31 +148,44 @@ def cmd_evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error")
     p = argparse.ArgumentParser(prog="refsnn", description="refsnn reference implementation")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="version, backends, kernels, optional extras")
-    t = sub.add_parser("train", help="train the GAMIN-study ANN or SNN")
+    sub.add_parser("info", help="version, backends, kernels, optional extras", parents=[common])
+    t = sub.add_parser("train", help="train the GAMIN-study ANN or SNN", parents=[common])
     t.add_argument("--model", choices=MODELS, default="ann")
     t.add_argument("--data", help="IDX directory (default: shipped sample)")
-    t.add_argument("--epochs", type=int, default=5)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--hidden", type=int, default=3000)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", help="checkpoint path (.h5)")
-    e = sub.add_parser("evaluate", help="test accuracy of a checkpoint")
+    t.add_argument("--epochs", type=_int_in(1, 1_000_000), default=5)
+    t.add_argument("--batch-size", type=_int_in(1, 1 << 20), default=128)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
+    t.add_argument("--hidden", type=_int_in(1, MAX_HIDDEN), default=3000)
+    t.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0)
+    t.add_argument("--out", help="checkpoint path (.h5 or .hdf5), checked before training")
+    e = sub.add_parser("evaluate", help="test accuracy of a checkpoint", parents=[common])
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data", help="IDX directory (default: shipped sample)")
     return p
 
 
+def _one_line(exc: BaseException) -> str:
+    msg = exc.args[0] if isinstance(exc, KeyError) and len(exc.args) == 1 else str(exc)
+    return " ".join(str(msg).split()) or type(exc).__name__
+
+
 def main(argv=None) -> int:
+    """Run the command; an error prints ``refsnn: error: <one line>`` and returns 2 (``--debug``: raise)."""
     args = build_parser().parse_args(argv)
     handler = {"info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate}[args.command]
     try:
         return handler(args)
-    except backend.BackendError as exc:
-        print(f"refsnn: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"refsnn: error: {_one_line(exc)}", file=sys.stderr)
         return 2
 
 

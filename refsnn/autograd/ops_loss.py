@@ -175,7 +175,8 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Tensor:
 
     ``reduction``: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per-sample ``[B]``).
     Raises ``ValueError`` for NaN/inf logits, labels outside ``[0, C)``, wrong
-    shapes, and ``TypeError`` for non-integer labels.
+    shapes, an empty batch with ``"mean"`` (``"sum"`` gives 0, ``"none"`` an
+    empty array), and ``TypeError`` for non-integer labels.
     """
     _reduction("cross_entropy", reduction)
     x = _data(logits)
@@ -192,6 +193,8 @@ def cross_entropy(logits, labels, reduction: str = "mean") -> Tensor:
             f"cross_entropy: labels must have shape ({x.shape[0]},) to match logits "
             f"{tuple(x.shape)}, got {tuple(y.shape)}"
         )
+    if x.shape[0] == 0 and reduction == "mean":
+        raise ValueError("cross_entropy: empty batch (0 samples); the mean over no samples is undefined")
     check_finite("cross_entropy", "logits", x)
     if y.size:
         lo, hi = int(y.min()), int(y.max())
@@ -207,7 +210,8 @@ def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
     """Squared error between ``pred`` and ``target`` (same shape), mean/sum/none-reduced.
 
     A plain-array ``target`` is cast to ``pred``'s dtype; a Tensor target of
-    another float dtype is a ``TypeError``.  NaN/inf in either is a ``ValueError``.
+    another float dtype is a ``TypeError``.  NaN/inf in either, or an empty
+    input with ``"mean"``, is a ``ValueError``.
     """
     _reduction("mse_loss", reduction)
     p = _data(pred)
@@ -226,6 +230,8 @@ def mse_loss(pred, target, reduction: str = "mean") -> Tensor:
         raise ValueError(
             f"mse_loss: pred shape {tuple(p.shape)} != target shape {tuple(t.shape)}"
         )
+    if p.size == 0 and reduction == "mean":
+        raise ValueError("mse_loss: empty input (0 elements); the mean over no elements is undefined")
     check_finite("mse_loss", "pred", p)
     check_finite("mse_loss", "target", t)
     return MSELoss.apply(pred, target, reduction)

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from refsnn.io.atomic import atomic_write, check_writable, stale_temps
 from refsnn.io.checkpoint import (
     Checkpoint,
-    atomic_write,
     checkpoint_step,
     latest_checkpoint,
     load_checkpoint,
@@ -106,7 +106,8 @@ def load_module(path, module, strict: bool = True, *, prefix: str | None = None,
 
 __all__ = [
     "Checkpoint", "save_checkpoint", "load_checkpoint", "latest_checkpoint", "checkpoint_step",
-    "atomic_write", "load_safetensors", "save_safetensors", "read_safetensors_header",
+    "atomic_write", "check_writable", "stale_temps",
+    "load_safetensors", "save_safetensors", "read_safetensors_header",
     "bf16_to_float32", "load_npz", "save_npz", "rename", "strip_prefix", "add_prefix",
     "load_weights", "save_weights", "weight_format", "save_module", "load_module", "SUPPORTED_EXTENSIONS",
 ]

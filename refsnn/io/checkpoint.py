@@ -29,10 +29,7 @@ half-written file, and an exception removes the temporary file.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -43,6 +40,9 @@ import h5py
 import numpy as np
 
 from refsnn import __version__
+from refsnn.errors import DataFormatError
+from refsnn.io.atomic import atomic_write
+from refsnn.io.h5safe import MAX_DEPTH, SafeH5, memory_cap
 
 FORMAT = "refsnn-checkpoint"
 FORMAT_VERSION = 1
@@ -107,44 +107,6 @@ def check_state(state, what: str = "state") -> dict[str, np.ndarray]:
     return out
 
 
-@contextlib.contextmanager
-def atomic_write(path):
-    """Yield a temporary path next to ``path``; on success rename it over ``path``.
-
-    The temporary file lives in the same directory (so :func:`os.replace` is an
-    atomic rename on POSIX and Windows), is fsync'ed before the rename, and is
-    removed if the body raises anything, KeyboardInterrupt included.  An
-    existing target keeps its permission bits; a new one gets 0o644.
-    """
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: directory {directory} does not exist")
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable (POSIX only)
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-
 def _json_default(obj):
     if isinstance(obj, np.generic):
         return obj.item()
@@ -178,8 +140,10 @@ def _create_dataset(group, name: str, array: np.ndarray):
 
 
 # --------------------------------------------------------------------------- trees
-def _write_tree(group, name: str, value, where: str) -> None:
-    """Store a nested dict/list/scalar/array tree under ``group[name]``."""
+def _write_tree(group, name: str, value, where: str, depth: int = 0) -> None:
+    """Store a nested dict/list/scalar/array tree under ``group[name]`` (at most MAX_DEPTH levels)."""
+    if depth >= MAX_DEPTH:
+        raise ValueError(f"{where}: nests deeper than {MAX_DEPTH} levels, which load_checkpoint refuses")
     if isinstance(value, Mapping):
         sub = group.create_group(name, track_order=True)
         keys = list(value)
@@ -192,12 +156,12 @@ def _write_tree(group, name: str, value, where: str) -> None:
         sub.attrs["__kind__"] = "dict"
         sub.attrs["__keys__"] = json.dumps(keys)
         for k, n in zip(keys, names):
-            _write_tree(sub, n, value[k], f"{where}[{k!r}]")
+            _write_tree(sub, n, value[k], f"{where}[{k!r}]", depth + 1)
     elif isinstance(value, (list, tuple)):
         sub = group.create_group(name, track_order=True)
         sub.attrs["__kind__"] = type(value).__name__
         for i, v in enumerate(value):
-            _write_tree(sub, str(i), v, f"{where}[{i}]")
+            _write_tree(sub, str(i), v, f"{where}[{i}]", depth + 1)
     elif value is None:
         group.create_dataset(name, data=np.int8(0)).attrs["__py__"] = "none"
     elif isinstance(value, bool):
@@ -215,31 +179,65 @@ def _write_tree(group, name: str, value, where: str) -> None:
             ds.attrs["__py__"] = "npscalar"
 
 
-def _read_tree(node):
+def _parse_int(h5: SafeH5, text: str, where: str) -> int:
+    """A big integer stored as decimal text (at most 400 digits; a PCG64 state needs 39)."""
+    text = text.strip()
+    if not (0 < len(text) <= 400) or not text.lstrip("-").isdigit():
+        raise h5.fail(where, f"is not a decimal integer of at most 400 digits ({text[:40]!r})")
+    return int(text)
+
+
+def _read_tree(h5: SafeH5, node, where: str, depth: int = 0):
+    """Inverse of :func:`_write_tree`, every object checked by ``h5`` (see :mod:`refsnn.io.h5safe`)."""
+    if depth >= MAX_DEPTH:
+        raise h5.fail(where, f"nests deeper than {MAX_DEPTH} levels")
     if isinstance(node, h5py.Group):
-        kind = node.attrs.get("__kind__")
+        kind = h5.attr(node, "__kind__", where)
         if kind == "dict":
-            keys = json.loads(node.attrs["__keys__"])
-            return {k: _read_tree(node[str(k)]) for k in keys}
+            try:
+                keys = json.loads(h5.attr(node, "__keys__", where, "null"))
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise h5.fail(f"{where} attribute '__keys__'", f"is not valid JSON ({exc})") from exc
+            if not isinstance(keys, list) or not all(
+                isinstance(k, str) or (isinstance(k, int) and not isinstance(k, bool)) for k in keys
+            ):
+                raise h5.fail(f"{where} attribute '__keys__'", "must be a JSON list of str or int keys")
+            written = sorted(map(str, keys))
+            if written != sorted(h5.names(node)) or len(set(written)) != len(keys):
+                raise h5.fail(where, "members do not match its '__keys__' attribute")
+            return {k: _read_tree(h5, h5.child(node, str(k), f"{where}[{k!r}]"), f"{where}[{k!r}]", depth + 1)
+                    for k in keys}
         if kind in ("list", "tuple"):
-            items = [_read_tree(node[str(i)]) for i in range(len(node))]
+            names = h5.names(node)
+            if sorted(names) != sorted(str(i) for i in range(len(names))):
+                raise h5.fail(where, f"{kind} members must be named 0..{len(names) - 1}")
+            items = [_read_tree(h5, h5.child(node, str(i), f"{where}[{i}]"), f"{where}[{i}]", depth + 1)
+                     for i in range(len(names))]
             return items if kind == "list" else tuple(items)
-        raise ValueError(f"group {node.name} has no valid __kind__ attribute ({kind!r})")
-    py = node.attrs.get("__py__")
+        raise h5.fail(where, f"is a group without a valid '__kind__' attribute ({kind!r})")
+    py = h5.attr(node, "__py__", where)
+    value = h5.read_dataset(node, where, strings=py in ("str", "int"))
+    if py == "str":
+        if not isinstance(value, str):
+            raise h5.fail(where, "is marked str but does not hold a string")
+        return value
+    if py == "int" and isinstance(value, str):
+        value = np.asarray(_parse_int(h5, value, where), dtype=object)
+    if py is not None and py != "npscalar" and value.shape != ():
+        raise h5.fail(where, f"is marked {py!r} but has shape {value.shape}")
     if py == "none":
         return None
-    if py == "str":
-        return node.asstr()[()]
-    value = node[()]
     if py == "bool":
         return bool(value)
     if py == "int":
-        return int(value.decode() if isinstance(value, bytes) else value)
+        return int(value[()])
     if py == "float":
         return float(value)
     if py == "npscalar":
-        return value
-    return np.asarray(value)
+        return value[()]
+    if py is not None:
+        raise h5.fail(f"{where} attribute '__py__'", f"has an unknown value {py!r}")
+    return value
 
 
 # --------------------------------------------------------------------------- API
@@ -290,94 +288,105 @@ def save_checkpoint(path, state, *, config=None, seed=None, step=None, optimizer
                 _write_tree(f, "extra", extra, "extra")
 
 
-def _open_checked(path):
-    """Open ``path`` read-only, turning every failure into a clear FileNotFound/ValueError."""
+def _open_checked(path) -> tuple[h5py.File, SafeH5]:
+    """Open ``path`` read-only and check its header; every failure names the file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint file not found: {path}")
     if path.is_dir():
         raise IsADirectoryError(f"checkpoint path is a directory, not a file: {path}")
     if not h5py.is_hdf5(path):
-        raise ValueError(f"{path}: not an HDF5 file (no HDF5 signature); cannot load it as a checkpoint")
+        raise DataFormatError("signature", "is missing: not an HDF5 file; cannot load it as a checkpoint",
+                              path=path)
     try:
         f = h5py.File(path, "r")
-    except OSError as exc:
-        raise ValueError(f"{path}: corrupt HDF5 file ({exc})") from exc
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise DataFormatError("HDF5 structure", f"is corrupt ({exc})", path=path) from exc
     try:
-        fmt = _attr_str(f, "format")
+        h5 = SafeH5(f, path)
+        fmt = h5.attr(f, "format", "root")
         if fmt != FORMAT:
-            raise ValueError(
-                f"{path}: HDF5 file is not a refsnn checkpoint (root attribute 'format' is {fmt!r}, "
-                f"expected {FORMAT!r})"
-            )
-        version = int(f.attrs.get("format_version", -1))
-        if version > FORMAT_VERSION or version < 1:
-            raise ValueError(
-                f"{path}: checkpoint format_version {version} is not supported "
-                f"(this refsnn reads versions 1..{FORMAT_VERSION})"
-            )
+            raise DataFormatError("root attribute 'format'", f"is {fmt!r}, expected {FORMAT!r}: "
+                                  "the HDF5 file is not a refsnn checkpoint", path=path)
+        version = h5.int_attr(f, "format_version", "root")
+        if version is None or version > FORMAT_VERSION or version < 1:
+            raise DataFormatError("format_version", f"{version} is not supported (this refsnn reads "
+                                  f"versions 1..{FORMAT_VERSION})", path=path)
     except BaseException as exc:
         f.close()
-        if isinstance(exc, (OSError, TypeError, KeyError)):
-            raise ValueError(f"{path}: corrupt checkpoint header ({exc})") from exc
+        if isinstance(exc, DataFormatError):
+            raise
+        if isinstance(exc, (OSError, TypeError, KeyError, ValueError, RuntimeError)):
+            raise DataFormatError("header", f"is corrupt ({type(exc).__name__}: {exc})", path=path) from exc
         raise
-    return f
+    return f, h5
 
 
-def _attr_int(f, name):
-    return int(f.attrs[name]) if name in f.attrs else None
-
-
-def _attr_str(f, name):
-    value = f.attrs.get(name)
-    return value.decode() if isinstance(value, bytes) else value
+def _load(path: Path, f: h5py.File, h5: SafeH5) -> Checkpoint:
+    if not h5.has(f, "model"):
+        raise h5.fail("group 'model'", "is missing: a refsnn checkpoint stores its parameters there")
+    model = h5.child(f, "model", "group 'model'")
+    if not isinstance(model, h5py.Group):
+        raise h5.fail("'model'", "is a dataset, expected a group")
+    state = {}
+    for name in h5.names(model):
+        where = f"model entry {name!r}"
+        ds = h5.child(model, name, where)
+        if not isinstance(ds, h5py.Dataset):
+            raise h5.fail(where, "is a group, expected a dataset")
+        state[name] = h5.read_dataset(ds, where)
+    text = h5.attr(f, "config", "root")
+    if text is not None and not isinstance(text, str):
+        raise h5.fail("config attribute", f"must be JSON text, got {type(text).__name__}")
+    try:
+        config = json.loads(text or "null")
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        raise h5.fail("config attribute", f"is not valid JSON ({exc})") from exc
+    trees = {}
+    for name in ("optimizer", "extra"):
+        trees[name] = _read_tree(h5, h5.child(f, name, name), name) if h5.has(f, name) else None
+    strings = {}
+    for name in ("refsnn_version", "created"):
+        value = h5.attr(f, name, "root")
+        if value is not None and not isinstance(value, str):
+            raise h5.fail(f"root attribute {name!r}", f"must be text, got {value!r}")
+        strings[name] = value
+    return Checkpoint(state=state, config=config, seed=h5.int_attr(f, "seed", "root"),
+                      step=h5.int_attr(f, "step", "root"), optimizer=trees["optimizer"],
+                      extra=trees["extra"], version=strings["refsnn_version"],
+                      created=strings["created"], path=path)
 
 
 def load_checkpoint(path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint`.
+    """Read a checkpoint written by :func:`save_checkpoint`, treating the file as hostile.
 
-    Raises FileNotFoundError for a missing file and ValueError (naming the file
-    and the problem) for a file that is not HDF5, not a refsnn checkpoint, or
-    corrupt.
+    Raises FileNotFoundError for a missing file and
+    :class:`~refsnn.errors.DataFormatError` (a ValueError naming the file and
+    the object) for a file that is not HDF5, not a refsnn checkpoint, corrupt,
+    or uses anything :mod:`refsnn.io.h5safe` refuses (external storage or
+    links, virtual or chunked datasets, data the file does not hold).
     """
     path = Path(path)
-    f = _open_checked(path)
+    size = path.stat().st_size if path.is_file() else 0
     try:
-        with f:
-            if "model" not in f or not isinstance(f["model"], h5py.Group):
-                raise ValueError(f"{path}: refsnn checkpoint has no 'model' group")
-            state = {}
-            for name, ds in f["model"].items():
-                if not isinstance(ds, h5py.Dataset):
-                    raise ValueError(f"{path}: model entry {name!r} is a group, expected a dataset")
-                state[name] = np.asarray(ds[()])
-            try:
-                config = json.loads(_attr_str(f, "config") or "null")
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: config attribute is not valid JSON ({exc})") from exc
-            return Checkpoint(
-                state=state,
-                config=config,
-                seed=_attr_int(f, "seed"),
-                step=_attr_int(f, "step"),
-                optimizer=_read_tree(f["optimizer"]) if "optimizer" in f else None,
-                extra=_read_tree(f["extra"]) if "extra" in f else None,
-                version=_attr_str(f, "refsnn_version"),
-                created=_attr_str(f, "created"),
-                path=path,
-            )
-    except ValueError as exc:
-        if str(path) in str(exc):
-            raise
-        raise ValueError(f"{path}: corrupt checkpoint ({exc})") from exc
-    except (OSError, KeyError, RuntimeError, TypeError) as exc:
-        raise ValueError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {exc})") from exc
+        with memory_cap(size):
+            f, h5 = _open_checked(path)
+            with f:
+                return _load(path, f, h5)
+    except (DataFormatError, FileNotFoundError, IsADirectoryError):
+        raise
+    except MemoryError as exc:
+        raise DataFormatError("contents", "ask for more memory than the file can back", path=path) from exc
+    except (OSError, KeyError, RuntimeError, TypeError, ValueError, RecursionError, AttributeError,
+            IndexError, OverflowError) as exc:
+        raise DataFormatError("contents", f"are corrupt ({type(exc).__name__}: {exc})", path=path) from exc
 
 
 def checkpoint_step(path) -> int | None:
     """The ``step`` attribute of a checkpoint without loading its arrays."""
-    with _open_checked(path) as f:
-        return _attr_int(f, "step")
+    f, h5 = _open_checked(path)
+    with f:
+        return h5.int_attr(f, "step", "root")
 
 
 def latest_checkpoint(directory, pattern: str = "*.h5") -> Path | None:

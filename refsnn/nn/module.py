@@ -341,14 +341,18 @@ class Module:
             if tuple(value.shape) != cur_shape:
                 shape_errors.append(f"{key}: checkpoint shape {tuple(value.shape)} vs model shape "
                                     f"{cur_shape}")
-            if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            if value.dtype.kind not in "biufc" or (value.dtype.kind == "c" and current.dtype.kind != "c"):
+                raise TypeError(f"{where}: {key} has dtype {value.dtype}, which cannot be stored in "
+                                f"a {current.dtype} parameter")
+            with np.errstate(over="ignore", invalid="ignore"):  # checked after the cast: 1e300 -> inf
+                cast = value.astype(current.dtype, copy=False)
+            if any(a.dtype.kind in "fc" and not np.isfinite(a).all() for a in (value, cast)):
                 nonfinite.append(key)
-            elif value.dtype.kind not in "biuf":
-                raise TypeError(f"{where}: {key} has non-numeric dtype {value.dtype}")
         if shape_errors:
             raise ValueError(f"{where}: shape mismatch for " + "; ".join(shape_errors))
         if nonfinite:
-            raise ValueError(f"{where}: non-finite (NaN/inf) values in {nonfinite}")
+            raise ValueError(f"{where}: non-finite (NaN/inf) values, in the file or after the cast to "
+                             f"the parameter's dtype, in {nonfinite}")
         for key, value in values.items():
             if key not in targets:
                 continue

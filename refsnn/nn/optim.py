@@ -115,8 +115,9 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        _check(isinstance(value, (int, float, np.floating, np.integer)) and value >= 0,
-               type(self).__name__, f"lr must be a number >= 0, got {value!r}")
+        _check(isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+               and math.isfinite(value) and value >= 0,
+               type(self).__name__, f"lr must be a finite number >= 0, got {value!r}")
         self._lr = float(value)
 
     def zero_grad(self) -> None:
@@ -250,8 +251,11 @@ class SGD(Optimizer):
 
     def _validate(self) -> None:
         super()._validate()
-        _check(self.momentum >= 0, "SGD", f"momentum must be >= 0, got {self.momentum}")
-        _check(self.weight_decay >= 0, "SGD", f"weight_decay must be >= 0, got {self.weight_decay}")
+        _check(math.isfinite(self.momentum) and self.momentum >= 0, "SGD",
+               f"momentum must be a finite number >= 0, got {self.momentum}")
+        _check(math.isfinite(self.dampening), "SGD", f"dampening must be finite, got {self.dampening}")
+        _check(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "SGD",
+               f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
         _check(not self.nesterov or (self.momentum > 0 and self.dampening == 0), "SGD",
                f"nesterov needs momentum > 0 and dampening = 0 (momentum={self.momentum}, "
                f"dampening={self.dampening})")
@@ -330,8 +334,10 @@ class Adam(Optimizer):
         where = type(self).__name__
         _check(len(self.betas) == 2 and all(0.0 <= b < 1.0 for b in self.betas), where,
                f"betas must be two numbers in [0, 1), got {self.betas}")
-        _check(self.eps > 0, where, f"eps must be > 0, got {self.eps}")
-        _check(self.weight_decay >= 0, where, f"weight_decay must be >= 0, got {self.weight_decay}")
+        _check(math.isfinite(self.eps) and self.eps > 0, where,
+               f"eps must be a finite number > 0, got {self.eps}")
+        _check(math.isfinite(self.weight_decay) and self.weight_decay >= 0, where,
+               f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
 
     def _update(self, i, p, g):
         xp = xp_of(p)
