@@ -12,6 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+# Every benchmark imports this module first: the checkout's own refsnn is imported (no install
+# needed), never another copy that happens to be installed.
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+
 
 def threads() -> int:
     """Thread count used for every framework in one run (env REFSNN_BENCH_THREADS, else cores)."""

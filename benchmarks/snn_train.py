@@ -33,7 +33,6 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's refsnn
 import numpy as np
 from _peers import snntorch_gamin_net
 from _util import (
