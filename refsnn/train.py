@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from data_tools.batches import batch_iterator
+from data_tools.batches import as_generator, batch_iterator
 from refsnn.autograd import Tensor, cross_entropy, no_grad
 from refsnn.backend import active_backend, to_backend, to_host
 
@@ -68,9 +68,7 @@ def fit(
     _check_xy(x, y, "fit")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"fit: epochs ({epochs}) and batch_size ({batch_size}) must be >= 1")
-    if rng is None:
-        raise TypeError("fit: pass rng (an int seed or numpy Generator) for the batch order")
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng, "fit (the batch order)")
     out = sys.stdout if out is None else out  # looked up per call, so redirection works
     history, device = [], model_backend(model)
     if verbose:

@@ -24,8 +24,7 @@ projection onto their intersection (both are boxes and ``x`` lies in both).
 
 from __future__ import annotations
 
-import numpy as np
-
+from data_tools.batches import as_generator
 from refsnn.attacks.base import Attack, check_eps, warn_alpha
 from refsnn.backend import xp_of
 
@@ -79,7 +78,7 @@ class PGD(Attack):
         self.random_start = bool(random_start)
         if self.random_start and rng is None:
             raise ValueError(f"{self.name}: random_start=True needs rng (a numpy Generator or an int seed)")
-        self.rng = np.random.default_rng(rng) if self.random_start else None
+        self.rng = as_generator(rng, self.name) if self.random_start else None
         warn_alpha(self.name, self.alpha, self.eps, self.steps)
 
     def perturb(self, x, y):

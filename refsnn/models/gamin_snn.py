@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from data_tools.batches import as_generator
 from refsnn.autograd import Tensor, cross_entropy
 from refsnn.autograd.ops_spike import spike_linear
 from refsnn.backend import xp_of
@@ -95,7 +96,7 @@ class GaminSNN(Module):
             raise ValueError(f"GaminSNN: num_classes must be >= 2, got {num_classes}")
         self.loss_kind = _check_loss(loss, "GaminSNN")
         self.in_features, self.num_classes = int(in_features), int(num_classes)
-        rng = np.random.default_rng(rng)
+        rng = as_generator(rng, "GaminSNN")
         self.fc1 = Linear(self.in_features, int(hidden), rng=rng, dtype=dtype)
         self.fc2 = Linear(int(hidden), self.num_classes, rng=rng, dtype=dtype)
         self.num_steps, self.beta, self.theta = int(num_steps), float(beta), float(theta)

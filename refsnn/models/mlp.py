@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from data_tools.batches import as_generator
 from refsnn.nn import Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
@@ -31,7 +32,7 @@ def mlp(sizes, activation: str = "relu", rng=0, dtype=np.float32) -> Sequential:
         raise ValueError(f"mlp: sizes must be >= 2 positive layer widths, got {sizes}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"mlp: unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng, "mlp")
     layers = [Flatten()]
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(Linear(n_in, n_out, rng=rng, dtype=dtype))

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from data_tools.batches import as_generator
 from refsnn.autograd import Tensor
 from refsnn.models.vgg import _check_shape, build_ann
 from refsnn.nn import Conv2d, Dropout, Module, ReLU, Sequential
@@ -50,7 +51,7 @@ class BasicBlock(Module):
     def __init__(self, c_in: int, c_out: int, stride: int = 1, dropout: float = 0.2, rng=None,
                  dtype=np.float32, activation=ReLU):
         super().__init__()
-        gen = np.random.default_rng(rng)
+        gen = as_generator(rng, "BasicBlock")
         self.conv1 = Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False, rng=gen, dtype=dtype)
         self.act1 = activation()
         self.drop = Dropout(dropout, rng=np.random.default_rng(int(gen.integers(2**63))))

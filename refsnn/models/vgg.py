@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from data_tools.batches import as_generator
 from refsnn.nn import AvgPool2d, Conv2d, Dropout, Flatten, Linear, ReLU, Sequential
 
 CONFIGS = {
@@ -120,7 +121,7 @@ def build_ann(spec, rng=0, dtype=np.float32, builders=None) -> Sequential:
     overrides (or extends) :data:`DEFAULT_BUILDERS`.
     """
     table = {**DEFAULT_BUILDERS, **(builders or {})}
-    gen = np.random.default_rng(rng)
+    gen = as_generator(rng, "build_ann")
     layers = []
     for i, entry in enumerate(spec):
         kind, args = entry[0], tuple(entry[1:])

@@ -126,3 +126,11 @@ def test_bad_model_arguments():
         resnet_spec((1, 28, 28), num_classes=1)
     with pytest.raises(ValueError, match="square"):
         resnet_spec((1, 28, 20))
+
+
+def test_every_builder_needs_an_explicit_rng():
+    # no hidden global random state: None is refused instead of drawing an unseeded init
+    for build in (lambda: vgg5(rng=None), lambda: resnet20(in_shape=(1, 28, 28), rng=None),
+                  lambda: BasicBlock(4, 4, rng=None)):
+        with pytest.raises(TypeError, match="needs rng"):
+            build()
