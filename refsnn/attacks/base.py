@@ -38,6 +38,7 @@ import numpy as np
 from refsnn import autograd as ag
 from refsnn.autograd import Tensor
 from refsnn.backend import xp_of
+from refsnn.validation import check_finite
 
 
 class AttackWarning(UserWarning):
@@ -56,13 +57,6 @@ def _host_labels(y, batch: int, where: str):
                          f"give one label per image")
     return arr
 
-
-def check_eps(value, name: str, where: str) -> float:
-    """``value`` as a finite float ``>= 0``, else a ValueError naming ``name``."""
-    v = float(value)
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{where}: {name} must be a finite number >= 0, got {value!r}")
-    return v
 
 
 @contextlib.contextmanager
@@ -124,9 +118,7 @@ class Attack:
         if data.ndim < 2 or data.shape[0] == 0:
             raise ValueError(f"{self.name}: images must be a non-empty batch [B, ...], got shape "
                              f"{tuple(data.shape)}")
-        xp = xp_of(data)
-        if not bool(xp.isfinite(data).all()):
-            raise ValueError(f"{self.name}: images contain NaN or inf")
+        check_finite(self.name, "images", data)
         lo, hi = float(data.min()), float(data.max())
         if lo < self.clip[0] or hi > self.clip[1]:
             raise ValueError(f"{self.name}: images span [{lo:g}, {hi:g}], outside the declared range "

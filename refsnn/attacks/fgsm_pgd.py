@@ -24,9 +24,12 @@ projection onto their intersection (both are boxes and ``x`` lies in both).
 
 from __future__ import annotations
 
+import math
+
 from data_tools.batches import as_generator
-from refsnn.attacks.base import Attack, check_eps, warn_alpha
+from refsnn.attacks.base import Attack, warn_alpha
 from refsnn.backend import xp_of
+from refsnn.validation import check_interval
 
 
 class FGSM(Attack):
@@ -45,7 +48,7 @@ class FGSM(Attack):
 
     def __init__(self, model, eps: float = 8 / 255, **kwargs):
         super().__init__(model, **kwargs)
-        self.eps = check_eps(eps, "eps", self.name)
+        self.eps = check_interval(self.name, "eps", eps, 0.0, math.inf)
 
     def perturb(self, x, y):
         g = self.input_gradient(x, y)
@@ -70,8 +73,8 @@ class PGD(Attack):
     def __init__(self, model, eps: float = 8 / 255, alpha: float = 2 / 255, steps: int = 7,
                  random_start: bool = False, rng=None, **kwargs):
         super().__init__(model, **kwargs)
-        self.eps = check_eps(eps, "eps", self.name)
-        self.alpha = check_eps(alpha, "alpha", self.name)
+        self.eps = check_interval(self.name, "eps", eps, 0.0, math.inf)
+        self.alpha = check_interval(self.name, "alpha", alpha, 0.0, math.inf)
         if int(steps) != steps or steps < 1:
             raise ValueError(f"{self.name}: steps must be an integer >= 1, got {steps!r}")
         self.steps = int(steps)

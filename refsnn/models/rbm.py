@@ -66,6 +66,7 @@ import numpy as np
 from refsnn.io import load_checkpoint, save_checkpoint
 from refsnn.neurons.siegert import siegert
 from refsnn.nn.init import as_generator
+from refsnn.validation import check_finite
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,7 @@ def check_rates(x, n: int, where: str) -> np.ndarray:
     if x.dtype.kind not in "fiu":
         raise TypeError(f"{where}: rates must be numeric, got dtype {x.dtype}")
     x = x.astype(np.float64)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{where}: rates contain NaN or inf")
+    check_finite(where, "rates", x)
     if (x < 0).any():
         raise ValueError(f"{where}: negative rates (min {x.min():.4g}); rates must be >= 0")
     return x

@@ -45,6 +45,7 @@ import numpy as np
 
 from refsnn.models.rbm import RBMConfig, SiegertRBM
 from refsnn.nn.init import as_generator
+from refsnn.validation import check_finite
 
 INPUT_SCALE = 0.2  # pixel intensity 1 → rate 0.2 (paper §III-A)
 
@@ -56,8 +57,7 @@ def check_images(x, n: int, where: str) -> np.ndarray:
     if x.ndim != 2 or x.shape[1] != n:
         raise ValueError(f"{where}: expected images [B, {n}] (or [B, 1, H, W]), got shape {x.shape}")
     x = x.astype(np.float64)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{where}: images contain NaN or inf")
+    check_finite(where, "images", x)
     if x.size and (x.min() < 0 or x.max() > 1):
         raise ValueError(f"{where}: pixel intensities must lie in [0, 1] (the SDBN scales them to "
                          f"[0, {INPUT_SCALE}] rates); got [{x.min():.4g}, {x.max():.4g}]")
