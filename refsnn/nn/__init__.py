@@ -36,11 +36,12 @@ from refsnn.nn.layers import (
 from refsnn.nn.module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 from refsnn.nn.optim import SGD, Adam, AdamW, Optimizer
 from refsnn.nn.schedule import CosineAnnealingLR, LRScheduler, MultiStepLR, StepLR
+from refsnn.nn.time import SeqToANN, repeat_time
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList", "IncompatibleKeys",
     "Linear", "LinearFunction", "linear", "Conv2d", "AvgPool2d", "MaxPool2d", "Upsample", "Flatten",
     "Dropout", "BatchNorm1d", "BatchNorm2d", "ReLU", "Sigmoid", "Tanh", "Identity", "as_input",
     "Optimizer", "SGD", "Adam", "AdamW",
-    "LRScheduler", "StepLR", "MultiStepLR", "CosineAnnealingLR",
+    "LRScheduler", "StepLR", "MultiStepLR", "CosineAnnealingLR", "SeqToANN", "repeat_time",
 ]
