@@ -1,9 +1,10 @@
-"""The ``refsnn`` command: ``info``, ``train`` and ``evaluate``.
+"""The ``refsnn`` command: ``info``, ``train``, ``evaluate`` and ``reproduce``.
 
     refsnn info                                   # version, backends, kernels, optional extras
     refsnn train --model ann --epochs 5 --out results/ann.h5
     refsnn train --model snn --data ../shared/data/mnist-5k --epochs 3 --out results/snn.h5
     refsnn evaluate --checkpoint results/ann.h5 [--data DIR]
+    refsnn reproduce STUDY [study options]        # a paper study (refsnn.studies), e.g. --help
 
 Without ``--data`` the shipped MNIST sample is used.  Models run on the default
 backend (``REFSNN_BACKEND=numpy|cupy``); an unknown or unavailable one is an
@@ -26,7 +27,7 @@ import sys
 import traceback
 
 import refsnn
-from refsnn import backend
+from refsnn import backend, studies
 
 MODELS = ("ann", "snn")
 MAX_HIDDEN = 100_000  # 784 x 100k float32 weights = 314 MB; larger is surely a typo or a hostile file
@@ -167,7 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="test accuracy of a checkpoint", parents=[common])
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data", help="IDX directory (default: shipped sample)")
+    r = sub.add_parser("reproduce", help="run a paper study: " + ", ".join(studies.available()),
+                       parents=[common])
+    r.add_argument("study", help="one of: " + ", ".join(studies.available()))
+    r.add_argument("options", nargs=argparse.REMAINDER, help="the study's own options (see its --help)")
     return p
+
+
+def cmd_reproduce(args) -> int:
+    studies.run(args.study, args.options)
+    return 0
 
 
 def _one_line(exc: BaseException) -> str:
@@ -178,7 +188,8 @@ def _one_line(exc: BaseException) -> str:
 def main(argv=None) -> int:
     """Run the command; an error prints ``refsnn: error: <one line>`` and returns 2 (``--debug``: raise)."""
     args = build_parser().parse_args(argv)
-    handler = {"info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate}[args.command]
+    handler = {"info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate,
+               "reproduce": cmd_reproduce}[args.command]
     try:
         return handler(args)
     except Exception as exc:

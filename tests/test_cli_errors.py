@@ -99,3 +99,12 @@ def test_debug_shows_the_traceback(tmp_path):
     assert debug.returncode == 2 and "Traceback" in debug.stderr and "config must be" in debug.stderr
     debug2 = _run("evaluate", "--checkpoint", str(p), "--debug")
     assert debug2.returncode == 2 and "Traceback" in debug2.stderr
+
+
+def test_reproduce_unknown_study_names_the_known_ones(capsys):
+    from refsnn import cli, studies
+
+    assert cli.main(["reproduce", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown study 'nosuch'" in err and "available:" in err
+    assert all(name in err for name in studies.available())
