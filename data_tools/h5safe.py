@@ -21,7 +21,11 @@ The functions here refuse all of those before reading a byte, with a
 - :func:`read_attr` does the same for an attribute (each element needs at
   least its in-file size).
 
-``refsnn.io`` uses these too (``data_tools`` is the lower layer).
+These are the rules for *data* files (dataset caches, which may be chunked and
+compressed).  refsnn's own checkpoints follow a stricter policy that fits the
+one layout :func:`refsnn.io.save_checkpoint` writes (contiguous, unfiltered,
+no aliasing, under an address-space cap): :mod:`refsnn.io.h5safe`.  Both
+refuse links out of the file, external storage and virtual datasets.
 
 >>> import h5py, numpy as np, tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "x.h5")

@@ -26,6 +26,10 @@ refuses, before reading any data, everything it never writes:
 
 Every refusal is a :class:`~refsnn.errors.DataFormatError` naming the file and
 the object.
+
+Data files (caches that may be chunked and compressed) are read under the
+looser rules of :mod:`data_tools.h5safe`, which bound a filtered dataset's
+declared size by the stored bytes instead of refusing filters.
 """
 
 from __future__ import annotations
