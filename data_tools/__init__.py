@@ -11,6 +11,8 @@ imports refsnn, so data flows one way (``data_tools`` -> ``refsnn``).
 - :mod:`data_tools.safepickle`: the restricted unpickler those use: inert stand-ins for the
   NumPy reconstructors, arrays rebuilt only from bytes the pickle holds.
 - :mod:`data_tools.gtsrb`: GTSRB, PPM + CSV annotations.
+- :mod:`data_tools.nmnist`: N-MNIST 40-bit event files (read, write, load a directory, bin into frames).
+- :mod:`data_tools.dvs`: DVS emulator, N-MNIST-like events from static images (three saccades).
 - :mod:`data_tools.augment`: seeded pad-4 random crop + horizontal flip of NCHW batches.
 - :mod:`data_tools.batches`: seeded mini-batches, splits, stratified subsets, normalization.
 - :mod:`data_tools.cache`: atomic HDF5 cache of preprocessed arrays.
@@ -37,12 +39,14 @@ from data_tools.cifar import (
     read_cifar_pickle,
     safe_load_pickle,
 )
+from data_tools.dvs import dvs_counts, dvs_events, dvs_frames
 from data_tools.errors import DataFormatError
 from data_tools.faces import load_att_faces, read_pgm
 from data_tools.gtsrb import load_gtsrb, read_gtsrb_csv
 from data_tools.idx import IDXFormatError, parse_idx, read_idx, write_idx
 from data_tools.mnist import load_fashion_mnist, load_mnist, mnist_files
 from data_tools.netpbm import read_netpbm
+from data_tools.nmnist import load_nmnist, read_events, to_frames, write_events
 
 __all__ = [
     "DataFormatError",
@@ -56,4 +60,5 @@ __all__ = [
     "train_val_split", "stratified_subset",
     "CacheError", "cached", "fingerprint",
     "crop", "hflip", "random_crop_flip",
+    "load_nmnist", "read_events", "write_events", "to_frames", "dvs_counts", "dvs_frames", "dvs_events",
 ]
