@@ -12,6 +12,11 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
 * :func:`transfer` — craft on a source, accuracy on every target (black-box, §4).
 * :class:`Conv1Route`, :func:`conv1_input_gradient` — the SNN-crafted gradient for
   rate-coded inputs (Eq. 5–6, Algorithm 1).
+* :class:`RFGSM`, :class:`APGD` (CE / DLR, restarts), :class:`DeepFool` — torchattacks'
+  semantics, cross-checked against it; :class:`EOT` wraps a stochastic model so any
+  attack uses the mean gradient over draws (TGO's evaluation, BadSNN's triggers).
+* :mod:`refsnn.attacks.backdoor` — BadSNN's poisoning split and triggers, the BadNet /
+  Blend / WaNet / clean-label poisons.
 
 >>> import numpy as np
 >>> from refsnn.nn import Flatten, Linear, Sequential
@@ -25,7 +30,10 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
 (dtype('float32'), True, True)
 """
 
+from refsnn.attacks.apgd import APGD
 from refsnn.attacks.base import Attack, AttackWarning, attack_mode
+from refsnn.attacks.deepfool import DeepFool
+from refsnn.attacks.eot import EOT, RFGSM
 from refsnn.attacks.fgsm_pgd import FGSM, PGD
 from refsnn.attacks.snn_crafted import Conv1Route, conv1_input_gradient
 from refsnn.attacks.transfer import TransferResult, accuracy, predict, transfer
@@ -34,4 +42,5 @@ __all__ = [
     "Attack", "AttackWarning", "attack_mode", "FGSM", "PGD",
     "Conv1Route", "conv1_input_gradient",
     "transfer", "TransferResult", "accuracy", "predict",
+    "RFGSM", "APGD", "DeepFool", "EOT",
 ]
