@@ -1,9 +1,14 @@
-"""Defenses: TGO's membrane constraint (:mod:`refsnn.defenses.tgo`).
+"""Defenses.
 
-Backdoor defenses (fine-tuning, CLP, ANP, NAD, TSBD) and adversarial training
-build on the spiking models of :mod:`refsnn.models` and join this package.
+* :mod:`refsnn.defenses.tgo` — TGO's threshold-guarding membrane constraint and λ ramp.
+* :mod:`refsnn.defenses.clp` — CLP, data-free channel-Lipschitz pruning (a BadSNN baseline defense).
+
+The other backdoor defenses (fine-tuning, ANP, NAD, TSBD) and adversarial
+training build on the spiking models of :mod:`refsnn.models` and join this package.
 """
 
+from refsnn.defenses.clp import channel_lipschitz, clp_prune
 from refsnn.defenses.tgo import CosineRamp, ThresholdHinge, membrane_constraint, threshold_hinge
 
-__all__ = ["ThresholdHinge", "threshold_hinge", "membrane_constraint", "CosineRamp"]
+__all__ = ["ThresholdHinge", "threshold_hinge", "membrane_constraint", "CosineRamp",
+           "channel_lipschitz", "clp_prune"]
