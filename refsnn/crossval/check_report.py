@@ -59,16 +59,15 @@ def _layer_explanation(lay: dict, upstream: str | None) -> str | None:
         return None
     sp, t_mem, first = lay["spikes"], lay["first_membrane_diff_t"], lay["spikes"]["first"]
     t_spk = first["t"] if first else None
-    if t_mem is not None and (t_spk is None or t_mem < t_spk):
+    if t_mem is not None and (t_spk is None or t_mem <= t_spk):
         if t_mem == 0:
             return (f"{name}: with the same input the membrane differs already at t = 0: the charge "
                     f"is not the "
                     f"same — β / τ / threshold / decay_input or the weights differ (a configuration "
                     f"difference, not rounding)")
         return (f"{name}: the membrane first differs at t = {t_mem}, with all spikes equal before "
-                f"it: the reset "
-                f"differs (mechanism subtract/zero/hard/soft or its timing — items 2 and 3) or the leak "
-                f"(β, τ) does")
+                f"it: the leak (β, τ) or the reset (mechanism subtract/zero/hard/soft or its timing — "
+                f"items 2 and 3) is not the same: a configuration difference, not rounding")
     if first is None:
         return None
     th, u = first["threshold"], first["mem_refsnn_prereset"]
