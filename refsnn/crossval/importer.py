@@ -436,7 +436,8 @@ def _leaky(path: str, m, notes) -> Stage:
     beta_raw = _scalar(path, "beta", m.beta)
     beta = min(max(beta_raw, 0.0), 1.0)
     if beta != beta_raw:
-        notes.append(f"{path}: snnTorch clamps beta={beta_raw} to {beta} in every step; imported as {beta}")
+        notes.append(f"{path}: snnTorch clamps beta={beta_raw:g} to {beta:g} in every step; "
+                     f"imported as {beta:g}")
     theta = _scalar(path, "threshold", m.threshold)
     sg = _snntorch_surrogate(path, m.spike_grad)
     neuron = LIFDelayed(beta=beta, theta=theta, reset=reset, surrogate=sg, detach_reset=True,
