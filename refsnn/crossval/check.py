@@ -27,6 +27,8 @@ explains the mismatches it recognises and formats the result.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from refsnn.autograd import Tensor, cross_entropy
@@ -255,18 +257,24 @@ def check(model_or_path, inputs, labels=None, *, order=None, weights=None, impor
     loss_t = loss_r = 0.0
     correct_t = correct_r = disagree = 0
     relation = None
+    timing = {"torch_s": 0.0, "refsnn_s": 0.0, "compare_s": 0.0}
     try:
         for start in range(0, n_total, batch_size):
             sl = slice(start, min(start + batch_size, n_total))
             xb = x[:, sl] if batch_axis == 1 else x[sl]
             yb = None if y is None else y[sl]
+            t0 = time.perf_counter()
             tb = _torch_batch(model, imported, xb, yb, seed + start, T=T, seq_call=seq_call,
                               how=readout_how, n_total=n_total, tdt=tdt)
+            t1 = time.perf_counter()
             rel = _relation(tb["ins"][0], xb)
             relation = rel if relation in (None, rel) else "mixed"
             x_leaf = Tensor(xb if rel != "transformed" else tb["ins"][0], requires_grad=True)
             x_in = repeat_time(x_leaf, tb["ins"][0].shape[0]) if rel == "direct" else x_leaf
             rb = _refsnn_batch(imported, x_in, x_leaf, yb, tb["cot"], readout_how, n_total)
+            t2 = time.perf_counter()
+            timing["torch_s"] += t1 - t0
+            timing["refsnn_s"] += t2 - t1
             for i, lay in enumerate(layers):
                 rin = np.asarray(x_in.data) if i == 0 else rb["outs"][i - 1]
                 if i > 0 and lay.chain_break is None:
@@ -283,6 +291,7 @@ def check(model_or_path, inputs, labels=None, *, order=None, weights=None, impor
                 if g is not None and name in rb["params"]:
                     pt[name] = pt.get(name, 0) + g.astype(np.float64)
                     pr[name] = pr.get(name, 0) + np.asarray(rb["params"][name], np.float64)
+            timing["compare_s"] += time.perf_counter() - t2
             loss_t += tb["loss"]
             loss_r += rb["loss"]
             if y is not None:
@@ -306,7 +315,7 @@ def check(model_or_path, inputs, labels=None, *, order=None, weights=None, impor
         "grad_params": {k: diff_stats(pr[k], pt[k], k) for k in sorted(pt)},
         "params_not_imported": sorted({n for n, _ in model.named_parameters()}
                                       - set(imported.names.values())),
-        "notes": list(imported.notes), "versions": versions(),
+        "notes": list(imported.notes), "versions": versions(), "timing": timing,
     }
     if y is not None:
         result["accuracy"] = {"torch": correct_t / n_total, "refsnn": correct_r / n_total,

@@ -70,8 +70,7 @@ def add_arguments(p) -> None:
 def _images(args):
     from refsnn.datasets import load_idx_dataset, load_sample
 
-    x, y = load_idx_dataset(args.data, "t10k" if args.split == "test" else "train") if args.data \
-        else load_sample(args.split)
+    x, y = load_idx_dataset(args.data, args.split) if args.data else load_sample(args.split)
     if args.n < 1:
         raise ValueError(f"--n must be >= 1, got {args.n}")
     x, y = x[: args.n], y[: args.n]
