@@ -39,17 +39,45 @@ from refsnn.crossval.torch_run import reset_state, run_torch, to_numpy
 from refsnn.nn import repeat_time
 
 MEM_TOL, GRAD_TOL = 1e-5, 1e-4
+TIE_TOL = 1e-5  # a spike mismatch with |U − θ| ≤ TIE_TOL·max(1, |θ|) is a threshold tie
 READOUTS = ("mean", "sum", "last")
 
 
-class Acc:
-    """Merge :func:`diff_stats` over batches (max of maxima, sums of counts)."""
+def lean_stats(a, b, name: str = "?"):
+    """:func:`~refsnn.crossval.compare.diff_stats` in native-dtype passes, plus ``max |a − b|`` per step.
 
-    def __init__(self):
-        self.s = None
+    ``a − b`` is formed once in the wider dtype of the two (exactly zero iff
+    ``a == b``), so ``mismatches`` is exact; entries not finite on either side
+    fall back to ``diff_stats`` (float64, finite entries only).
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"check: {name} has shape {a.shape} in refsnn but {b.shape} in torch")
+    d = np.subtract(a, b, dtype=np.result_type(a, b, np.float32))
+    np.abs(d, out=d)
+    per_t = d.reshape(d.shape[0], -1).max(axis=1) if d.ndim and d.size else np.zeros(1)
+    if not np.isfinite(per_t).all():
+        fin = np.where(np.isfinite(d), d, 0)
+        return diff_stats(a, b, name), fin.reshape(len(per_t), -1).max(axis=1)
+    ref = max(float(b.max()), -float(b.min())) if b.size else 0.0
+    max_abs = float(per_t.max())
+    return {"max_abs": max_abs, "max_rel": max_abs / max(ref, 1e-30), "ref_max": ref,
+            "mismatches": int(np.count_nonzero(d)), "nonfinite_refsnn": 0, "nonfinite_framework": 0,
+            "shape": list(a.shape)}, per_t
+
+
+class Acc:
+    """Merge :func:`lean_stats` over batches (max of maxima, sums of counts), and the first step over tol."""
+
+    def __init__(self, tol: float = MEM_TOL):
+        self.s, self.tol, self.first_t = None, tol, None
 
     def add(self, a, b, name="?"):
-        st = diff_stats(a, b, name)
+        st, per_t = lean_stats(a, b, name)
+        over = per_t > self.tol * max(1.0, st["ref_max"])
+        if over.any():
+            t = int(np.argmax(over))
+            self.first_t = t if self.first_t is None else min(self.first_t, t)
         if self.s is None:
             self.s = st
             return st
@@ -96,41 +124,35 @@ def _first_spike_mismatch(a, b, offset):
     return (t, bb + offset, [int(i) for i in idx[0][2:]])
 
 
-def _first_over(a, b, tol):
-    """First time index where ``|a − b| > tol·max(1, max|b|)`` (None if none)."""
-    bad = np.abs(a.astype(np.float64) - b) > tol * max(1.0, float(np.nanmax(np.abs(b))) if b.size else 1.0)
-    bad = bad.reshape(bad.shape[0], -1).any(axis=1)
-    return int(np.argmax(bad)) if bad.any() else None
-
-
 class _Layer:
     """Accumulated comparison of one stage."""
 
     def __init__(self, stage):
         self.stage = stage
-        self.inp, self.out, self.mem = Acc(), Acc(), Acc()
-        self.spikes = {"mismatches": 0, "total": 0, "count_torch": 0.0, "count_refsnn": 0.0, "first": None}
-        self.t_mem = self.t_in = None
+        self.out, self.mem = Acc(), Acc()
+        self.spikes = {"mismatches": 0, "at_threshold": 0, "total": 0, "count_torch": 0.0,
+                       "count_refsnn": 0.0, "first": None}
         self.chain_break = None
 
-    def add(self, tin, rin, tout, rout, tmem, rmem_h, offset):
+    def add(self, tout, rout, tmem, rmem_h, offset):
         st = self.stage
-        if tin is not None and tin.shape == rin.shape:
-            self.inp.add(rin, tin, "input")
-            t = _first_over(rin, tin, MEM_TOL)
-            self.t_in = t if self.t_in is None or (t is not None and t < self.t_in) else self.t_in
         if st.kind != "neuron":
             self.out.add(rout, tout, "output")
             return
         sp = self.spikes
-        sp["mismatches"] += int(np.count_nonzero(rout != tout))
+        differ = rout != tout
+        n = int(np.count_nonzero(differ))
+        sp["mismatches"] += n
         sp["total"] += int(rout.size)
-        sp["count_torch"] += float(tout.sum())
-        sp["count_refsnn"] += float(rout.sum())
+        sp["count_torch"] += float(tout.sum(dtype=np.float64))
+        sp["count_refsnn"] += float(rout.sum(dtype=np.float64))
         rmem = post_reset(rmem_h, rout, st.spec)
         self.mem.add(rmem, tmem, "membrane")
-        t = _first_over(rmem, tmem, MEM_TOL)
-        self.t_mem = t if self.t_mem is None or (t is not None and t < self.t_mem) else self.t_mem
+        if not n:
+            return
+        th = st.spec["threshold"]
+        tie = TIE_TOL * max(1.0, abs(th))
+        sp["at_threshold"] += int(np.count_nonzero(np.abs(rmem_h[differ] - th) <= tie))
         first = _first_spike_mismatch(rout, tout, offset)
         if first and (sp["first"] is None or first[:2] < (sp["first"]["t"], sp["first"]["b"])):
             t, b, ix = first
@@ -143,23 +165,24 @@ class _Layer:
     def result(self) -> dict:
         st = self.stage
         out = {"path": st.path, "type": st.torch_type, "framework": st.framework, "kind": st.kind,
-               "input": self.inp.result(), "first_input_diff_t": self.t_in, "chain_break": self.chain_break}
+               "chain_break": self.chain_break}
         if st.kind == "neuron":
-            out.update(spikes=self.spikes, membrane=self.mem.result(), first_membrane_diff_t=self.t_mem,
+            out.update(spikes=self.spikes, membrane=self.mem.result(), first_membrane_diff_t=self.mem.first_t,
                        spec={k: v for k, v in st.spec.items() if k != "buffers"})
         else:
             out["output"] = self.out.result()
         return out
 
 
-def _torch_batch(model, imported, xb, yb, cot_seed, *, T, seq_call, how, n_total, tdt):
+def _torch_batch(model, imported, xb, yb, cot_seed, *, T, seq_call, how, n_total, tdt, all_inputs):
     torch = require("torch", "check")
     x_t = torch.tensor(xb, dtype=tdt, requires_grad=True)
     rec, output = run_torch(model, imported, x_t, T=T, sequential_call=seq_call)
     try:
         mode = "multi" if imported.mode == "multi" else "single"
         outs = [rec.stacked(mode, i, "outputs") for i in range(len(imported.stages))]
-        ins = [to_numpy(rec.stacked(mode, i, "inputs")) for i in range(len(imported.stages))]
+        n_in = len(imported.stages) if all_inputs else 1
+        ins = [to_numpy(rec.stacked(mode, i, "inputs")) for i in range(n_in)]
         mems = [rec.membrane(mode, i) for i in range(len(imported.stages))]
         mems = [None if m is None else to_numpy(m) for m in mems]
         logits = readout(outs[-1].to(tdt), how)
@@ -252,7 +275,7 @@ def check(model_or_path, inputs, labels=None, *, order=None, weights=None, impor
     if y is not None and y.shape != (n_total,):
         raise ValueError(f"check: labels must have shape ({n_total},) for inputs {x.shape}, got {y.shape}")
     layers = [_Layer(s) for s in imported.stages]
-    acc = {k: Acc() for k in ("logits", "grad.input")}
+    acc = {"logits": Acc(), "grad.input": Acc(GRAD_TOL)}
     pt, pr = {}, {}
     loss_t = loss_r = 0.0
     correct_t = correct_r = disagree = 0
@@ -265,7 +288,7 @@ def check(model_or_path, inputs, labels=None, *, order=None, weights=None, impor
             yb = None if y is None else y[sl]
             t0 = time.perf_counter()
             tb = _torch_batch(model, imported, xb, yb, seed + start, T=T, seq_call=seq_call,
-                              how=readout_how, n_total=n_total, tdt=tdt)
+                              how=readout_how, n_total=n_total, tdt=tdt, all_inputs=start == 0)
             t1 = time.perf_counter()
             rel = _relation(tb["ins"][0], xb)
             relation = rel if relation in (None, rel) else "mixed"
@@ -276,14 +299,13 @@ def check(model_or_path, inputs, labels=None, *, order=None, weights=None, impor
             timing["torch_s"] += t1 - t0
             timing["refsnn_s"] += t2 - t1
             for i, lay in enumerate(layers):
-                rin = np.asarray(x_in.data) if i == 0 else rb["outs"][i - 1]
-                if i > 0 and lay.chain_break is None:
+                if 0 < i < len(tb["ins"]):  # the first batch: does the forward follow the declared order?
                     prev = tb["outs"][i - 1]
                     if tb["ins"][i].shape != prev.shape or not np.array_equal(tb["ins"][i], prev):
                         lay.chain_break = (f"in torch, the input of {lay.stage.path!r} "
                                            f"{list(tb['ins'][i].shape)} is not the output of "
                                            f"{imported.stages[i - 1].path!r} {list(prev.shape)}")
-                lay.add(tb["ins"][i], rin, tb["outs"][i], rb["outs"][i], tb["mems"][i], rb["mems"][i], start)
+                lay.add(tb["outs"][i], rb["outs"][i], tb["mems"][i], rb["mems"][i], start)
             acc["logits"].add(rb["logits"], tb["logits"], "logits")
             if rel != "transformed":
                 acc["grad.input"].add(rb["grad.input"], tb["grad.input"], "grad.input")

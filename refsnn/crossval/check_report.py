@@ -42,13 +42,20 @@ def verdict(res: dict) -> dict:
             "pass": spikes and mems and grads and chain}
 
 
-def _layer_explanation(lay: dict, upstream: str | None) -> str | None:
+def _differs(lay: dict) -> bool:
+    """Does this stage's output (spikes for a neuron) differ between the two sides?"""
+    if lay["kind"] == "neuron":
+        return lay["spikes"]["mismatches"] > 0
+    return lay["output"] is not None and not within(lay["output"], MEM_TOL)
+
+
+def _layer_explanation(lay: dict, prev: dict | None, upstream: str | None) -> str | None:
     name = f"{lay['type']} {lay['path']!r}"
     if lay["chain_break"]:
         return (f"{name}: {lay['chain_break']} — the forward computes something between the declared "
                 f"layers (see the time-loop convention in refsnn.crossval.importer); results below this "
                 f"layer are not comparable")
-    if lay["input"] is not None and not within(lay["input"], MEM_TOL):
+    if prev is not None and _differs(prev):
         return (f"{name}: its input already differs (from {upstream or 'the input'}); the difference "
                 f"is inherited")
     if lay["kind"] != "neuron":
@@ -76,7 +83,8 @@ def _layer_explanation(lay: dict, upstream: str | None) -> str | None:
                 f"i={first['index']}) with the "
                 f"membrane on the threshold (refsnn {u!r}, θ = {th}): the fire condition (snnTorch fires on "
                 f"U − θ > 0, SpikingJelly on ≥ 0 — item 1) or one-ulp rounding of the charge decided it; "
-                f"{sp['mismatches']} spike(s) differ")
+                f"{sp['mismatches']} spike(s) differ, {sp['at_threshold']} of them at the threshold (the "
+                f"rest follow from those in the same neuron's later steps)")
     return (f"{name}: first spike mismatch at (t={first['t']}, b={first['b']}, i={first['index']}): torch "
             f"{first['spike_torch']:g} with membrane {first['mem_torch']:.6g}, refsnn "
             f"{first['spike_refsnn']:g} "
@@ -86,9 +94,10 @@ def _layer_explanation(lay: dict, upstream: str | None) -> str | None:
 def explain(res: dict) -> list[str]:
     """Sentences for the differences :func:`verdict` found (empty when everything agrees)."""
     out = []
-    upstream = None
+    upstream = prev = None
     for lay in res["layers"]:
-        sentence = _layer_explanation(lay, upstream)
+        sentence = _layer_explanation(lay, prev, upstream)
+        prev = lay
         if sentence:
             out.append(sentence)
             upstream = upstream or f"{lay['type']} {lay['path']!r}"
