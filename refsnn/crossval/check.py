@@ -130,8 +130,8 @@ class _Layer:
     def __init__(self, stage):
         self.stage = stage
         self.out, self.mem = Acc(), Acc()
-        self.spikes = {"mismatches": 0, "at_threshold": 0, "total": 0, "count_torch": 0.0,
-                       "count_refsnn": 0.0, "first": None}
+        self.spikes = {"mismatches": 0, "total": 0, "count_torch": 0.0, "count_refsnn": 0.0,
+                       "neurons_flipped": 0, "first_flips_at_threshold": 0, "first": None}
         self.chain_break = None
 
     def add(self, tout, rout, tmem, rmem_h, offset):
@@ -151,8 +151,13 @@ class _Layer:
         if not n:
             return
         th = st.spec["threshold"]
-        tie = TIE_TOL * max(1.0, abs(th))
-        sp["at_threshold"] += int(np.count_nonzero(np.abs(rmem_h[differ] - th) <= tie))
+        flat = differ.reshape(differ.shape[0], -1)
+        cols = np.flatnonzero(flat.any(axis=0))           # neurons (b, i) whose spike train differs
+        t_first = flat[:, cols].argmax(axis=0)            # ... and the step of their first flip
+        h_first = np.asarray(rmem_h).reshape(flat.shape)[t_first, cols]
+        sp["neurons_flipped"] += int(len(cols))
+        sp["first_flips_at_threshold"] += int(np.count_nonzero(np.abs(h_first - th)
+                                                               <= TIE_TOL * max(1.0, abs(th))))
         first = _first_spike_mismatch(rout, tout, offset)
         if first and (sp["first"] is None or first[:2] < (sp["first"]["t"], sp["first"]["b"])):
             t, b, ix = first

@@ -66,6 +66,26 @@ def test_wrong_configuration_is_flagged():
     assert "FAIL" in format_check(res).splitlines()[0]
 
 
+def test_threshold_tie_is_recognised():
+    """Current exactly θ in torch (no spike: snnTorch fires on U − θ > 0), one ulp above in refsnn."""
+    model = TutorialNet(n_in=3, hidden=4, n_out=2, T=3, beta=0.5)
+    with torch.no_grad():
+        model.fc1.weight.zero_()
+        model.fc1.bias.fill_(1.0)          # U[0] = 1.0 = θ exactly
+        model.fc2.weight.fill_(2.0)
+    imported = from_torch(model, order=ORDER)
+    bias = imported.stages[0].module.module.bias
+    bias.data[0] = np.nextafter(np.float32(1.0), np.float32(2.0))
+    res = check(model, np.zeros((2, 3), np.float32), imported=imported)
+    lif1 = res["layers"][1]["spikes"]
+    first = lif1["first"]
+    assert first["t"] == 0 and first["spike_refsnn"] == 1 and first["spike_torch"] == 0
+    assert lif1["neurons_flipped"] == 2 and lif1["first_flips_at_threshold"] == 2   # neuron 0 of both samples
+    assert res["verdict"]["rounding_ties_only"] and not res["verdict"]["pass"]
+    assert any("threshold" in e and "item 1" in e for e in res["explanations"])
+    assert "FAIL (threshold ties from float rounding only)" in format_check(res)
+
+
 def test_backward_only_difference_names_surrogate_or_detach_reset():
     model, kwargs, x, y = ARCHITECTURES["sj-conv-bn-lif-plif"]()
     imported = from_torch(model)
