@@ -32,6 +32,7 @@ import time
 import numpy as np
 
 from refsnn.autograd import Tensor, cross_entropy
+from refsnn.backend import active_backend, to_backend, to_host
 from refsnn.crossval._deps import require, torch_dtype
 from refsnn.crossval.compare import diff_stats, versions, within
 from refsnn.crossval.importer import ImportedSNN, from_torch
@@ -211,21 +212,25 @@ def _torch_batch(model, imported, xb, yb, cot_seed, *, T, seq_call, how, n_total
     return res
 
 
+def _host(a):
+    return None if a is None else np.asarray(to_host(a))
+
+
 def _refsnn_batch(imported, x_in, x_leaf, yb, cb, how, n_total):
+    """One batch on the active backend (``REFSNN_BACKEND``); every result comes back as host arrays."""
     records = imported.run(x_in)
     logits = readout(records[-1][0], how)
     if yb is not None:
-        loss = cross_entropy(logits, yb.astype(np.int64), reduction="sum") * (1.0 / n_total)
+        loss = cross_entropy(logits, to_backend(yb.astype(np.int64)), reduction="sum") * (1.0 / n_total)
     else:
-        loss = (logits * Tensor(cb)).sum() * (1.0 / n_total)
+        loss = (logits * Tensor(to_backend(cb))).sum() * (1.0 / n_total)
     imported.zero_grad()
     loss.backward()
-    params = {imported.names[n]: (None if p.grad is None else np.array(p.grad, copy=True))
-              for n, p in imported.named_parameters() if n in imported.names}
-    return {"outs": [np.asarray(o.data) for o, _ in records],
-            "mems": [None if m is None else np.asarray(m.data) for _, m in records],
-            "logits": np.asarray(logits.data), "loss": float(loss.data), "params": params,
-            "grad.input": None if x_leaf.grad is None else np.asarray(x_leaf.grad)}
+    params = {imported.names[n]: _host(p.grad) for n, p in imported.named_parameters() if n in imported.names}
+    return {"outs": [_host(o.data) for o, _ in records],
+            "mems": [None if m is None else _host(m.data) for _, m in records],
+            "logits": _host(logits.data), "loss": float(_host(loss.data)), "params": params,
+            "grad.input": _host(x_leaf.grad)}
 
 
 def check(model_or_path, inputs, labels=None, *, order=None, weights=None, imported=None, T=None,
@@ -266,6 +271,7 @@ def check(model_or_path, inputs, labels=None, *, order=None, weights=None, impor
         raise TypeError(f"check: imported must be an ImportedSNN, got {type(imported).__name__}")
     was_training = model.training
     model.eval()
+    imported.to(active_backend())
     imported.eval()
     dtype = imported_dtype(imported)
     tdt = torch_dtype(dtype.name)
@@ -297,7 +303,8 @@ def check(model_or_path, inputs, labels=None, *, order=None, weights=None, impor
             t1 = time.perf_counter()
             rel = _relation(tb["ins"][0], xb)
             relation = rel if relation in (None, rel) else "mixed"
-            x_leaf = Tensor(xb if rel != "transformed" else tb["ins"][0], requires_grad=True)
+            x_leaf = Tensor(to_backend(np.ascontiguousarray(xb if rel != "transformed" else tb["ins"][0])),
+                            requires_grad=True)
             x_in = repeat_time(x_leaf, tb["ins"][0].shape[0]) if rel == "direct" else x_leaf
             rb = _refsnn_batch(imported, x_in, x_leaf, yb, tb["cot"], readout_how, n_total)
             t2 = time.perf_counter()
