@@ -59,11 +59,11 @@ class Stage:
     spec: dict = field(default_factory=dict)
 
 
-def _type_name(m) -> str:
+def type_name(m) -> str:
     return type(m).__name__
 
 
-def _framework_of(m) -> str:
+def framework_of(m) -> str:
     mod = type(m).__module__
     if mod.startswith("snntorch"):
         return "snntorch"
@@ -72,7 +72,7 @@ def _framework_of(m) -> str:
     return "torch" if mod.startswith("torch") else mod
 
 
-def _unsupported(path: str, m, why: str = ""):
+def unsupported(path: str, m, why: str = ""):
     return NotImplementedError(
         f"from_torch: unsupported layer {type(m).__module__}.{type(m).__name__} at {path or '<root>'!r}"
         + (f" ({why})" if why else "") + "; supported: Sequential, Linear, Conv2d, AvgPool2d, MaxPool2d, "
@@ -81,7 +81,7 @@ def _unsupported(path: str, m, why: str = ""):
 
 
 def neuron_stage(path: str, m, notes) -> Stage:
-    if _framework_of(m) == "snntorch":
+    if framework_of(m) == "snntorch":
         return _leaky(path, m, notes)
     return _sj_node(path, m)
 
@@ -111,7 +111,7 @@ def _leaky(path: str, m, notes) -> Stage:
     if reset == "none":
         bad.append("reset_mechanism='none'")
     if bad:
-        raise _unsupported(path, m, "snnTorch Leaky with " + ", ".join(bad) + " has no refsnn form")
+        raise unsupported(path, m, "snnTorch Leaky with " + ", ".join(bad) + " has no refsnn form")
     beta_raw = _scalar(path, "beta", m.beta)
     beta = min(max(beta_raw, 0.0), 1.0)
     if beta != beta_raw:
@@ -164,7 +164,7 @@ def _sj_node(path: str, m) -> Stage:
     neuron = ab.neuron
     name = type(m).__name__
     if type(m) not in (neuron.LIFNode, neuron.ParametricLIFNode, neuron.IFNode):
-        raise _unsupported(path, m)
+        raise unsupported(path, m)
     sg = _sj_surrogate(path, m.surrogate_function)
     v_th, v_reset = float(m.v_threshold), (None if m.v_reset is None else float(m.v_reset))
     detach = bool(m.detach_reset)
@@ -172,7 +172,7 @@ def _sj_node(path: str, m) -> Stage:
             "fire": ">=", "membrane": "V", "surrogate": repr(sg), "detach_reset": detach}
     if name == "IFNode":
         if v_reset not in (None, 0.0):
-            raise _unsupported(path, m, f"IFNode with hard reset to v_reset={v_reset}: refsnn IF starts "
+            raise unsupported(path, m, f"IFNode with hard reset to v_reset={v_reset}: refsnn IF starts "
                                f"from 0, SpikingJelly from v_reset; use v_reset=0.0 or None")
         node = IF(theta=v_th, reset=spec["reset"], v_reset=0.0, surrogate=sg, detach_reset=detach,
                   return_membrane=True)

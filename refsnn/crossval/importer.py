@@ -84,10 +84,10 @@ from refsnn.crossval._deps import require
 from refsnn.crossval.import_neurons import (
     LEAKY_BUFFERS,
     Stage,
-    _framework_of,
-    _type_name,
-    _unsupported,
+    framework_of,
     neuron_stage,
+    type_name,
+    unsupported,
 )
 from refsnn.nn import (
     AvgPool2d,
@@ -190,12 +190,12 @@ def _as_state(state) -> dict:
 
 # ----------------------------------------------------------------------------- discovery
 def _is_sj_container(m) -> bool:
-    return _framework_of(m) == "spikingjelly" and _type_name(m) == "SeqToANNContainer"
+    return framework_of(m) == "spikingjelly" and type_name(m) == "SeqToANNContainer"
 
 
 def _is_neuron(m) -> bool:
-    return _type_name(m) in ("Leaky", "LIFNode", "ParametricLIFNode", "IFNode") and \
-        _framework_of(m) in ("snntorch", "spikingjelly")
+    return type_name(m) in ("Leaky", "LIFNode", "ParametricLIFNode", "IFNode") and \
+        framework_of(m) in ("snntorch", "spikingjelly")
 
 
 def _leaves(module, path: str):
@@ -231,9 +231,9 @@ def _decide_mode(leaves) -> str:
     for path, m in leaves:
         inner = [m] + (list(m.modules())[1:] if _is_sj_container(m) else [])
         for sub in inner:
-            if _framework_of(sub) == "snntorch":
+            if framework_of(sub) == "snntorch":
                 modes.add(("single", path))
-            elif _framework_of(sub) == "spikingjelly" and not _is_sj_container(sub):
+            elif framework_of(sub) == "spikingjelly" and not _is_sj_container(sub):
                 modes.add(("single" if _step_mode(sub) == "s" else "multi", path))
             elif _is_sj_container(sub):
                 modes.add(("multi", path))
@@ -294,7 +294,7 @@ def _param_dtype(module):
 
 
 def _translate(path: str, m, mode: str, dtype, notes) -> Stage:
-    name, fw = _type_name(m), _framework_of(m)
+    name, fw = type_name(m), framework_of(m)
     if _is_neuron(m):
         return neuron_stage(path, m, notes)
     if _is_sj_container(m):
@@ -320,31 +320,31 @@ def _layer(path: str, m, dtype):
     torch = require("torch", "from_torch")
     nn = torch.nn
     if _is_neuron(m) or _is_sj_container(m):
-        raise _unsupported(path, m, "a neuron or container cannot sit inside a SeqToANNContainer")
-    if _framework_of(m) == "spikingjelly" and _step_mode(m) is None:
-        raise _unsupported(path, m)
+        raise unsupported(path, m, "a neuron or container cannot sit inside a SeqToANNContainer")
+    if framework_of(m) == "spikingjelly" and _step_mode(m) is None:
+        raise unsupported(path, m)
     if isinstance(m, nn.Linear) and type(m).__name__ in ("Linear",):
         return Linear(m.in_features, m.out_features, bias=m.bias is not None, rng=0, dtype=dtype), \
             _pnames(m)
     if isinstance(m, nn.Conv2d) and type(m).__name__ == "Conv2d":
         if (m.groups != 1 or tuple(m.dilation) != (1, 1) or m.padding_mode != "zeros"
                 or isinstance(m.padding, str)):
-            raise _unsupported(path, m, f"groups={m.groups}, dilation={m.dilation}, padding={m.padding!r}, "
+            raise unsupported(path, m, f"groups={m.groups}, dilation={m.dilation}, padding={m.padding!r}, "
                                f"padding_mode={m.padding_mode!r}; only groups=1, dilation=1, numeric zero "
                                f"padding are translated")
         return Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
                       bias=m.bias is not None, rng=0, dtype=dtype), _pnames(m)
     if isinstance(m, nn.AvgPool2d) and type(m).__name__ == "AvgPool2d":
         if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
-            raise _unsupported(path, m, "ceil_mode / count_include_pad=False / divisor_override")
+            raise unsupported(path, m, "ceil_mode / count_include_pad=False / divisor_override")
         return AvgPool2d(m.kernel_size, m.stride, m.padding), {}
     if isinstance(m, nn.MaxPool2d) and type(m).__name__ == "MaxPool2d":
         if m.ceil_mode or m.return_indices or m.dilation not in (1, (1, 1)):
-            raise _unsupported(path, m, "ceil_mode / return_indices / dilation")
+            raise unsupported(path, m, "ceil_mode / return_indices / dilation")
         return MaxPool2d(m.kernel_size, m.stride, m.padding), {}
     if isinstance(m, nn.Flatten) and type(m).__name__ == "Flatten":
         return Flatten(m.start_dim, m.end_dim), {}
-    if type(m) is nn.Dropout or (_framework_of(m) == "spikingjelly" and type(m).__name__ == "Dropout"):
+    if type(m) is nn.Dropout or (framework_of(m) == "spikingjelly" and type(m).__name__ == "Dropout"):
         return Dropout(m.p, rng=0), {}  # identity in eval mode, the mode check() runs in
     if type(m) is nn.ReLU:
         return ReLU(), {}
@@ -352,9 +352,9 @@ def _layer(path: str, m, dtype):
         bn = BatchNorm2d(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
                          track_running_stats=m.track_running_stats, dtype=dtype)
         if not m.track_running_stats:
-            raise _unsupported(path, m, "track_running_stats=False: no running statistics for eval mode")
+            raise unsupported(path, m, "track_running_stats=False: no running statistics for eval mode")
         return bn, _pnames(m)
-    raise _unsupported(path, m)
+    raise unsupported(path, m)
 
 
 def _pnames(m) -> dict:
