@@ -83,6 +83,16 @@ def snntorch_conv_sequential():
     return model, {}, x, np.arange(10) % 5
 
 
+def snntorch_sequential_static():
+    """Static images into a single-step Sequential: check repeats them over ``T`` (``T=`` given)."""
+    lk = dict(beta=0.8, init_hidden=True, reset_mechanism="zero")
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 20), snn.Leaky(**lk), nn.Linear(20, 5),
+                          snn.Leaky(output=True, **lk))
+    model = _scale(model, 5.0, 7)
+    x = np.random.default_rng(7).random((9, 1, 4, 4)).astype(np.float32)
+    return model, {"T": T_STEPS}, x, np.arange(9) % 5
+
+
 def sj_conv_bn_plif():
     model = nn.Sequential(
         layer.Conv2d(1, 4, 3, padding=1, step_mode="m"), layer.BatchNorm2d(4, step_mode="m"),
@@ -145,6 +155,7 @@ ARCHITECTURES = {
     "snntorch-tutorial-direct-f32": tutorial_direct,
     "snntorch-tutorial-timefirst-f64": tutorial_time_first_f64,
     "snntorch-conv-sequential": snntorch_conv_sequential,
+    "snntorch-sequential-static-T": snntorch_sequential_static,
     "sj-conv-bn-lif-plif": sj_conv_bn_plif,
     "sj-conv-bn-if-f64": sj_conv_if_f64,
     "sj-single-step-nested": sj_single_step_nested,
