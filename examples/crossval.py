@@ -12,6 +12,11 @@ gradients (input and parameters).  Writes everything to
     python examples/crossval.py --T 25 --sizes 64 48 10 --verbose
     REFSNN_BACKEND=cupy python examples/crossval.py   # refsnn's side on a GPU (torch stays on the CPU)
 
+Then it checks a *user's own* model: a snnTorch-tutorial network with a
+custom forward (a time loop over ``fc1 → Leaky → fc2 → Leaky``) is imported
+with ``refsnn.crossval.from_torch(net, order=[...])`` and compared layer by
+layer with ``refsnn.crossval.check`` (``--skip-own`` leaves it out).
+
 Semantic differences between the frameworks, and how refsnn maps them, are
 documented in ``refsnn.crossval`` (``python -c "import refsnn.crossval as c; help(c)"``).
 """
@@ -43,6 +48,49 @@ def configs(T: int, sizes: tuple, seed: int) -> list[CrossvalConfig]:
     return out + [c.replace(dtype="float64") for c in out]
 
 
+def tutorial_net(T: int):
+    """The snnTorch tutorial's network (custom forward), seeded and scaled so both layers spike."""
+    import snntorch as snn
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.lif1 = nn.Linear(32, 48), snn.Leaky(beta=0.9)
+            self.fc2, self.lif2 = nn.Linear(48, 10), snn.Leaky(beta=0.9)
+
+        def forward(self, x):
+            mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+            spk_rec, mem_rec = [], []
+            for _ in range(T):
+                spk1, mem1 = self.lif1(self.fc1(x), mem1)
+                spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+                spk_rec.append(spk2)
+                mem_rec.append(mem2)
+            return torch.stack(spk_rec), torch.stack(mem_rec)
+
+    torch.manual_seed(0)
+    net = Net()
+    with torch.no_grad():
+        net.fc1.weight.mul_(6.0)
+        net.fc2.weight.mul_(3.0)
+    return net
+
+
+def check_own_model(T: int, seed: int) -> bool:
+    """``from_torch`` + ``check`` on the tutorial network; prints the report, True when everything agrees."""
+    import numpy as np
+
+    from refsnn.crossval import check, format_check
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((64, 32)).astype(np.float32)
+    res = check(tutorial_net(T), x, rng.integers(0, 10, 64), order=["fc1", "lif1", "fc2", "lif2"])
+    print("\nChecking your own model (snnTorch tutorial network, custom forward):\n" + format_check(res))
+    return res["verdict"]["pass"]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--T", type=int, default=25)
@@ -51,6 +99,7 @@ def main(argv=None) -> int:
     p.add_argument("--transfer", choices=("safetensors", "state_dict"), default="safetensors")
     p.add_argument("--verbose", action="store_true", help="one line per quantity as well")
     p.add_argument("--out", default="results/crossval")
+    p.add_argument("--skip-own", action="store_true", help="skip the own-model check (from_torch + check)")
     args = p.parse_args(argv)
 
     try:
@@ -80,6 +129,8 @@ def main(argv=None) -> int:
     ok = all(s["spike_mismatches"] == 0 for s in worst)
     path = write_json(results, f"{args.out}/crossval.json")
     print(f"spikes identical in every config: {ok}; wrote {path}")
+    if not args.skip_own:
+        ok = check_own_model(args.T, args.seed) and ok
     return 0 if ok else 1
 
 

@@ -1,10 +1,11 @@
-"""The ``refsnn`` command: ``info``, ``train``, ``evaluate`` and ``reproduce``.
+"""The ``refsnn`` command: ``info``, ``train``, ``evaluate``, ``reproduce`` and ``crossval``.
 
     refsnn info                                   # version, backends, kernels, optional extras
     refsnn train --model ann --epochs 5 --out results/ann.h5
     refsnn train --model snn --data ../shared/data/mnist-5k --epochs 3 --out results/snn.h5
     refsnn evaluate --checkpoint results/ann.h5 [--data DIR]
     refsnn reproduce STUDY [study options]        # a paper study (refsnn.studies), e.g. --help
+    refsnn crossval MODEL.py:ATTR [--weights W.safetensors --data DIR --attack pgd ...]
 
 Without ``--data`` the shipped MNIST sample is used.  Models run on the default
 backend (``REFSNN_BACKEND=numpy|cupy``); an unknown or unavailable one is an
@@ -172,12 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
                        parents=[common])
     r.add_argument("study", help="one of: " + ", ".join(studies.available()))
     r.add_argument("options", nargs=argparse.REMAINDER, help="the study's own options (see its --help)")
+    from refsnn.crossval.cli_crossval import add_arguments
+
+    add_arguments(sub.add_parser("crossval", help="check your snnTorch / SpikingJelly model (and a "
+                                 "torchattacks attack) against refsnn", parents=[common]))
     return p
 
 
 def cmd_reproduce(args) -> int:
     studies.run(args.study, args.options)
     return 0
+
+
+def cmd_crossval(args) -> int:
+    from refsnn.crossval.cli_crossval import run
+
+    return run(args)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -189,7 +200,7 @@ def main(argv=None) -> int:
     """Run the command; an error prints ``refsnn: error: <one line>`` and returns 2 (``--debug``: raise)."""
     args = build_parser().parse_args(argv)
     handler = {"info": cmd_info, "train": cmd_train, "evaluate": cmd_evaluate,
-               "reproduce": cmd_reproduce}[args.command]
+               "reproduce": cmd_reproduce, "crossval": cmd_crossval}[args.command]
     try:
         return handler(args)
     except Exception as exc:

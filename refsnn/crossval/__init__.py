@@ -18,6 +18,13 @@ function that needs them imports them and, when they are missing, raises an
 ImportError saying ``pip install -e .[crossval]``.  Versions checked:
 torch 2.15, snnTorch 1.0.0, SpikingJelly 2.0.0.
 
+Checking your own model: :func:`from_torch` imports a user's snnTorch /
+SpikingJelly network (:mod:`refsnn.crossval.importer` lists the supported
+parts and the time-loop convention), :func:`check` runs both and reports
+layer by layer (:mod:`refsnn.crossval.check`), :func:`check_attack`
+recomputes a torchattacks FGSM / PGD (:mod:`refsnn.crossval.attack_check`);
+``refsnn crossval MODEL.py:ATTR`` is the command line.
+
 Semantic differences (each verified by experiment; tests in ``tests/crossval``)
 ----------------------------------------------------------------------------
 
@@ -119,6 +126,9 @@ membranes 1e-5 and gradients 1e-4 (float32), scaled by ``max(1, |ref|max)``.
 """
 
 from refsnn.crossval._deps import INSTALL_HINT, require
+from refsnn.crossval.attack_check import ImportedClassifier, check_attack, format_attack, run_torchattacks
+from refsnn.crossval.check import check
+from refsnn.crossval.check_report import format_check
 from refsnn.crossval.compare import (
     compare,
     compare_neuron,
@@ -128,6 +138,7 @@ from refsnn.crossval.compare import (
     within,
     write_json,
 )
+from refsnn.crossval.importer import ImportedSNN, from_torch
 from refsnn.crossval.spec import CrossvalConfig, make_data
 
 __all__ = [
@@ -142,4 +153,12 @@ __all__ = [
     "write_json",
     "require",
     "INSTALL_HINT",
+    "from_torch",
+    "ImportedSNN",
+    "check",
+    "format_check",
+    "check_attack",
+    "format_attack",
+    "run_torchattacks",
+    "ImportedClassifier",
 ]
