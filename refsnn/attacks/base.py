@@ -38,6 +38,7 @@ import numpy as np
 from refsnn import autograd as ag
 from refsnn.autograd import Tensor
 from refsnn.backend import xp_of
+from refsnn.oracle import Oracle
 from refsnn.validation import check_finite
 
 
@@ -127,11 +128,22 @@ class Attack:
 
     # --------------------------------------------------------------- gradient
     def _loss(self, output, y):
+        if not isinstance(output, Tensor):
+            if isinstance(self.model, Oracle):
+                raise RuntimeError(self._no_grad_message())  # it answers arrays, never a graph
+            if self.loss is None:
+                raise ValueError(f"{self.name}: the model must return logits [B, C] (a Tensor) for the "
+                                 f"default cross-entropy, got {type(output).__name__} of shape "
+                                 f"{getattr(output, 'shape', None)}")
         if self.loss is None:
-            if not isinstance(output, Tensor) or output.ndim != 2:
-                shape = getattr(output, "shape", None)
+            if output.ndim != 2:
                 raise ValueError(f"{self.name}: the model must return logits [B, C] for the default "
-                                 f"cross-entropy, got {type(output).__name__} of shape {shape}")
+                                 f"cross-entropy, got a Tensor of shape {output.shape}")
+            n_cls = output.shape[1]
+            lo, hi = int(y.min()), int(y.max())
+            if lo < 0 or hi >= n_cls:
+                raise ValueError(f"{self.name}: labels must lie in [0, {n_cls}) for a model with {n_cls} "
+                                 f"outputs, got values in [{lo}, {hi}]")
             return ag.cross_entropy(output, y)
         return self.loss(output, y)
 
