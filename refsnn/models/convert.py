@@ -34,6 +34,7 @@ balances only the stem; ``layers=`` limits balancing to chosen layers, the other
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 
@@ -41,10 +42,11 @@ from data_tools.augment import random_crop_flip
 from data_tools.batches import as_generator
 from refsnn.attacks.base import attack_mode
 from refsnn.autograd import no_grad
+from refsnn.backend import to_backend, to_host
 from refsnn.models.spiking import SpikingNet, copy_weights, neurons, spiking_from_spec
 from refsnn.neurons import IF, LIFImmediate
 from refsnn.nn import SGD, Adam, MultiStepLR, StepLR
-from refsnn.train import fit
+from refsnn.train import fit, model_backend
 
 
 def _batches(x, batch_size: int, where: str):
@@ -55,18 +57,44 @@ def _batches(x, batch_size: int, where: str):
     return [x[i:i + int(batch_size)] for i in range(0, len(x), int(batch_size))]
 
 
-def balance_thresholds(snn: SpikingNet, x, batch_size: int = 64, layers=None, verbose: bool = False) -> list:
+def _peak(snn, x, l, batch_size, device, percentile):
+    """Max (``percentile = 100``) or the given percentile of layer ``l``'s input current over ``x``."""
+    batches = _batches(x, batch_size, "balance_thresholds")
+    if percentile >= 100:
+        return max(float(to_host(snn.current_into(to_backend(xb, device), l).data.max())) for xb in batches)
+    values = np.concatenate([to_host(snn.current_into(to_backend(xb, device), l).data).ravel()
+                             for xb in batches])
+    return float(np.percentile(values, percentile))
+
+
+def balance_thresholds(snn: SpikingNet, x, batch_size: int = 64, layers=None, verbose: bool = False,
+                       silent: str = "raise", percentile: float = 100.0) -> list:
     """Set θ of each neuron layer to the maximum input current it receives, layer by layer.
 
     ``x [N, ...]`` calibration images (training data); ``layers`` the indices to balance
-    (default all).  Returns the thresholds of every layer.  The net runs in evaluation mode.
+    (default all).  Returns the thresholds of every layer.  The net runs in evaluation mode;
+    batches go to its backend.
+    A layer that never gets a positive current is an error (``silent="raise"``) or, with
+    ``silent="warn"``, keeps its θ with a warning (tiny runs with few steps).
+    ``percentile < 100`` takes that percentile of all current values instead of the maximum
+    (Rueckauer et al.'s robust normalisation; it keeps deep layers firing at small T — not the
+    paper's rule, which is the maximum).
     """
+    if not 0.0 < float(percentile) <= 100.0:
+        raise ValueError(f"balance_thresholds: percentile must be in (0, 100], got {percentile}")
+    if silent not in ("raise", "warn"):
+        raise ValueError(f"balance_thresholds: silent must be 'raise' or 'warn', got {silent!r}")
     slots = snn.slots()
     chosen = range(len(slots)) if layers is None else [int(i) for i in layers]
+    device = model_backend(snn)
     with no_grad(), attack_mode(snn):
         for l in chosen:
-            peak = max(float(snn.current_into(xb, l).data.max()) for xb in _batches(x, batch_size,
-                                                                                    "balance_thresholds"))
+            peak = _peak(snn, x, l, batch_size, device, percentile)
+            if not peak > 0 and silent == "warn":
+                warnings.warn(f"balance_thresholds: neuron layer {l} never receives a positive input current "
+                              f"(max {peak:g}); it keeps theta = {slots[l].neuron.theta:g}", RuntimeWarning,
+                              stacklevel=2)
+                continue
             if not peak > 0:
                 raise ValueError(f"balance_thresholds: neuron layer {l} never receives a positive input "
                                  f"current on the calibration data (max {peak:g}); it could never fire")
@@ -77,15 +105,16 @@ def balance_thresholds(snn: SpikingNet, x, batch_size: int = 64, layers=None, ve
 
 
 def convert(ann, spec, x, T: int, batch_size: int = 64, encoder="poisson", rng=0, readout: str = "mean",
-            verbose: bool = False) -> SpikingNet:
+            verbose: bool = False, silent: str = "raise", percentile: float = 100.0) -> SpikingNet:
     """SNN-conv: ``ann``'s weights in an IF (soft reset) net of ``spec``, thresholds balanced on ``x``.
 
-    ``rng`` seeds the Poisson encoder (the weights are copied, not drawn).
+    ``rng`` seeds the Poisson encoder (the weights are copied, not drawn); ``silent`` and
+    ``percentile`` as in :func:`balance_thresholds`.
     """
     snn = spiking_from_spec(spec, neurons(IF, reset="soft"), T, encoder=encoder, readout=readout,
-                            rng=0, encoder_rng=as_generator(rng, "convert"))
+                            rng=0, encoder_rng=as_generator(rng, "convert")).to(model_backend(ann))
     copy_weights(ann, snn)
-    balance_thresholds(snn, x, batch_size, verbose=verbose)
+    balance_thresholds(snn, x, batch_size, verbose=verbose, silent=silent, percentile=percentile)
     return snn
 
 
@@ -107,11 +136,20 @@ def train_hybrid(snn: SpikingNet, x, y, epochs: int = 15, lr: float = 1e-4, weig
 
 def train_ann(ann, x, y, epochs: int = 200, lr: float = 0.1, milestones=(100, 150), momentum: float = 0.9,
               weight_decay: float = 1e-4, batch_size: int = 128, augment: bool = True, padding: int = 4,
-              flip_prob: float = 0.5, rng=0, verbose: bool = True, out=None) -> list:
-    """The paper's ANN recipe: SGD, lr ÷10 at ``milestones``, a fresh pad-crop/flip of ``x`` every epoch."""
+              flip_prob: float = 0.5, rng=0, verbose: bool = True, out=None, optimizer: str = "sgd") -> list:
+    """The paper's ANN recipe: SGD, lr ÷10 at ``milestones``, a fresh pad-crop/flip of ``x`` every epoch.
+
+    ``optimizer="adam"`` swaps SGD for Adam (same lr schedule and weight decay) — for short CPU
+    runs, where SGD on this bias-free, BN-free net barely leaves the start in a few epochs.
+    """
     gen = as_generator(rng, "train_ann")
     out = sys.stdout if out is None else out
-    opt = SGD(ann.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if optimizer == "sgd":
+        opt = SGD(ann.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    elif optimizer == "adam":
+        opt = Adam(ann.parameters(), lr=lr, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"train_ann: optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     sched = MultiStepLR(opt, [int(m) for m in milestones], 0.1)
     history = []
     for epoch in range(1, int(epochs) + 1):
