@@ -46,9 +46,14 @@ class AttackWarning(UserWarning):
     """A setting that runs but probably is not what was meant (e.g. ``α > ε``)."""
 
 
+def _is_array(data) -> bool:
+    """An array of some backend already (NumPy, a device array): kept as it is, never copied to the host."""
+    return isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__")
+
+
 def _host_labels(y, batch: int, where: str):
     data = y.data if isinstance(y, Tensor) else y
-    arr = data if hasattr(data, "__cuda_array_interface__") else np.asarray(data)
+    arr = data if _is_array(data) else np.asarray(data)
     if arr.ndim != 1:
         raise ValueError(f"{where}: labels must be a 1-D integer array [B], got shape {tuple(arr.shape)}")
     if arr.dtype.kind not in "iu":
@@ -111,7 +116,7 @@ class Attack:
     # ------------------------------------------------------------------ checks
     def _check_inputs(self, x, y):
         data = x.data if isinstance(x, Tensor) else x
-        if not hasattr(data, "__cuda_array_interface__"):
+        if not _is_array(data):
             data = np.asarray(data)
         if data.dtype.kind != "f":
             raise TypeError(f"{self.name}: images must be floating (scaled to {self.clip}), "
