@@ -38,6 +38,9 @@ def test_same_seed_same_weights_as_the_ann():
     pairs = list(zip(weight_layers(ann), weight_layers(snn)))
     assert len(pairs) == 6
     assert all(np.array_equal(a.weight.data, b.weight.data) for a, b in pairs)
+    v11 = spiking_vgg("vgg11", neurons(IF), T=2, in_shape=(1, 8, 8), num_classes=3, rng=0, hidden=8,
+                      conv_widths=(2,) * 8)
+    assert len(v11.slots()) == 10 and v11(_images(2, shape=(1, 8, 8))).shape == (2, 3)
     ra = resnet20((1, 8, 8), 3, rng=1)
     rs = spiking_resnet20(neurons(IF), T=2, in_shape=(1, 8, 8), num_classes=3, rng=1)
     pairs = zip(weight_layers(ra), weight_layers(rs))
