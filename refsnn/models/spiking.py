@@ -141,7 +141,13 @@ class NeuronSlot(Module):
         run = run or _Run()
         if run.stop_at == self.index:
             raise _Stop(x)
-        out = self.neuron(x, **run.overrides)
+        try:
+            out = self.neuron(x, **run.overrides)
+        except TypeError as exc:
+            if not run.overrides:
+                raise
+            raise TypeError(f"neuron layer {self.index} ({type(self.neuron).__name__}) does not take the "
+                            f"run-time arguments {sorted(run.overrides)} ({exc})") from None
         s, h = out if isinstance(out, tuple) else (out, None)
         if run.trace is not None:
             run.trace.append(LayerTrace(current=x, spikes=s, membrane=h))

@@ -140,6 +140,9 @@ def test_bad_construction():
         spiking_from_spec(MLP, IF(), T=2)
     with pytest.raises(ValueError, match="layer 1 has none"):
         spiking_from_spec(MLP, neurons(IF, theta=[1.0]), T=2)
+    mlp = spiking_from_spec(MLP, neurons(IF), T=2, encoder="direct")
+    with pytest.raises(TypeError, match=r"layer 0 \(IF\) does not take the run-time arguments \['v_thr'\]"):
+        mlp(_images(1, shape=(1, 4, 4)), v_thr=0.5)
     net = spiking_from_spec(resnet_spec((1, 8, 8), 3), neurons(IF), T=2)
     with pytest.raises(ValueError, match="outside the 20 neuron layers"):
         net.current_into(_images(1, shape=(1, 8, 8)), 20)
