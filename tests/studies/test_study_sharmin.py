@@ -56,3 +56,15 @@ def test_fig6_simulated_neuron_matches_eq7_on_whole_steps(tiny_run):
     np.testing.assert_allclose(measured, whole, atol=1e-3)
     assert np.all(np.diff(measured, axis=1) <= 1e-6)  # more leak (smaller λ), never more spikes
     assert measured[1][0] > measured[1][4] > 0  # V_mem/V_th = 0.1: 1/11 at λ = 0.9999, 1/14 at λ = 0.95
+
+
+def test_paper_flag_restores_the_papers_settings():
+    cfg = sharmin._settings(sharmin._parser().parse_args(["--paper"]))
+    ann = (cfg["ann_optimizer"], cfg["ann_lr"], cfg["ann_epochs"], cfg["milestones"])
+    assert ann == ("sgd", 0.1, 200, "100,150")
+    assert (cfg["bp_epochs"], cfg["bp_lr"], cfg["T_bp"], cfg["T_conv"]) == (15, 1e-4, 100, 2500)
+    net = (cfg["widths"], cfg["hidden"], cfg["percentile"], cfg["eps"])
+    assert net == ("64,128,128", 1024, 100.0, 8 / 255)
+    assert (cfg["conv_dropout"], cfg["fc_dropout"], cfg["augment"], cfg["flip"]) == (0.2, 0.5, 1, 0.5)
+    small = sharmin._settings(sharmin._parser().parse_args(["--eps", "0.2"]))
+    assert small["eps"] == 0.2 and small["ann_optimizer"] == "adam"
