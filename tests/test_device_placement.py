@@ -221,8 +221,22 @@ def test_crossval_example_on_fakedev(fakedev, tmp_path, capsys):
     assert "(backend fakedev)" in capsys.readouterr().out
 
 
+def test_sharmin_on_fakedev_equals_numpy(fakedev, tmp_path):
+    args = ["--n-train", "24", "--n-test", "6", "--ann-epochs", "1", "--bp-epochs", "1", "--T-conv", "2",
+            "--T-bp", "2", "--fig2-T-bp", "2", "--fig2-T-conv", "2", "--widths", "2,2,2", "--hidden", "4",
+            "--quiet"]
+    on_dev = _run_example("sharmin.py", [*args, "--out", str(tmp_path / "dev")])
+    backend.set_backend("numpy")
+    on_host = _run_example("sharmin.py", [*args, "--out", str(tmp_path / "host")])
+    assert (on_dev["backend"], on_host["backend"]) == ("fakedev", "numpy")
+    for key in ("table1", "table2", "fig2", "fig6"):
+        assert on_dev[key] == on_host[key], key
+    assert on_dev["fig4"]["per_layer_relative_l2"] == on_host["fig4"]["per_layer_relative_l2"]
+    assert json.loads((tmp_path / "dev" / "summary.json").read_text())["table1"] == on_dev["table1"]
+
+
 def test_every_example_is_covered_here():
-    covered = {"quickstart.py", "crossval.py"}
+    covered = {"quickstart.py", "crossval.py", "sharmin.py"}
     assert {p.name for p in (ROOT / "examples").glob("*.py")} == covered, "add the new example to this file"
 
 

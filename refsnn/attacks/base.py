@@ -38,6 +38,7 @@ import numpy as np
 from refsnn import autograd as ag
 from refsnn.autograd import Tensor
 from refsnn.backend import xp_of
+from refsnn.oracle import Oracle
 from refsnn.validation import check_finite
 
 
@@ -45,9 +46,14 @@ class AttackWarning(UserWarning):
     """A setting that runs but probably is not what was meant (e.g. ``α > ε``)."""
 
 
+def _is_array(data) -> bool:
+    """An array of some backend already (NumPy, a device array): kept as it is, never copied to the host."""
+    return isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__")
+
+
 def _host_labels(y, batch: int, where: str):
     data = y.data if isinstance(y, Tensor) else y
-    arr = data if hasattr(data, "__cuda_array_interface__") else np.asarray(data)
+    arr = data if _is_array(data) else np.asarray(data)
     if arr.ndim != 1:
         raise ValueError(f"{where}: labels must be a 1-D integer array [B], got shape {tuple(arr.shape)}")
     if arr.dtype.kind not in "iu":
@@ -110,7 +116,7 @@ class Attack:
     # ------------------------------------------------------------------ checks
     def _check_inputs(self, x, y):
         data = x.data if isinstance(x, Tensor) else x
-        if not hasattr(data, "__cuda_array_interface__"):
+        if not _is_array(data):
             data = np.asarray(data)
         if data.dtype.kind != "f":
             raise TypeError(f"{self.name}: images must be floating (scaled to {self.clip}), "
@@ -127,11 +133,22 @@ class Attack:
 
     # --------------------------------------------------------------- gradient
     def _loss(self, output, y):
+        if not isinstance(output, Tensor):
+            if isinstance(self.model, Oracle):
+                raise RuntimeError(self._no_grad_message())  # it answers arrays, never a graph
+            if self.loss is None:
+                raise ValueError(f"{self.name}: the model must return logits [B, C] (a Tensor) for the "
+                                 f"default cross-entropy, got {type(output).__name__} of shape "
+                                 f"{getattr(output, 'shape', None)}")
         if self.loss is None:
-            if not isinstance(output, Tensor) or output.ndim != 2:
-                shape = getattr(output, "shape", None)
+            if output.ndim != 2:
                 raise ValueError(f"{self.name}: the model must return logits [B, C] for the default "
-                                 f"cross-entropy, got {type(output).__name__} of shape {shape}")
+                                 f"cross-entropy, got a Tensor of shape {output.shape}")
+            n_cls = output.shape[1]
+            lo, hi = int(y.min()), int(y.max())
+            if lo < 0 or hi >= n_cls:
+                raise ValueError(f"{self.name}: labels must lie in [0, {n_cls}) for a model with {n_cls} "
+                                 f"outputs, got values in [{lo}, {hi}]")
             return ag.cross_entropy(output, y)
         return self.loss(output, y)
 

@@ -5,17 +5,34 @@
   :func:`gamin_loss` / :func:`step_cross_entropy` — the paper's Σ_t CE(U2[t]) training loss.
 * :func:`vgg5`, :func:`vgg11`, :func:`resnet20` — the Sharmin-study ANNs (no bias, no BN), built by
   :func:`build_ann` from a layer spec (:func:`vgg_spec`, :func:`resnet_spec`).
+* :class:`SpikingNet` (:func:`spiking_from_spec`, :func:`spiking_vgg`, :func:`spiking_resnet20`) — the
+  time-first spiking conv nets of the same specs (any neuron, Poisson or direct input);
+  :func:`convert` / :func:`to_lif` / :func:`train_hybrid` / :func:`train_ann` — SNN-conv and SNN-BP.
 * :class:`SiegertRBM`, :class:`SDBN` — the SDBN study's Siegert-unit RBMs (persistent CD) and the
   784-500-500-10 spiking DBN.
 """
 
+from refsnn.models.convert import balance_thresholds, convert, to_lif, train_ann, train_hybrid
 from refsnn.models.gamin_snn import GaminSNN, gamin_loss, step_cross_entropy
 from refsnn.models.mlp import gamin_ann, mlp
 from refsnn.models.rbm import RBMConfig, SiegertRBM
 from refsnn.models.resnet import BasicBlock, resnet20, resnet_spec
 from refsnn.models.sdbn import SDBN, normalise_rates
+from refsnn.models.spiking import (
+    LayerTrace,
+    SpikingNet,
+    copy_weights,
+    neurons,
+    spiking_from_spec,
+    spiking_resnet20,
+    spiking_vgg,
+    weight_layers,
+)
 from refsnn.models.vgg import build_ann, vgg5, vgg11, vgg_spec
 
 __all__ = ["mlp", "gamin_ann", "GaminSNN", "gamin_loss", "step_cross_entropy",
            "build_ann", "vgg_spec", "vgg5", "vgg11", "resnet_spec", "resnet20", "BasicBlock",
+           "SpikingNet", "LayerTrace", "spiking_from_spec", "spiking_vgg", "spiking_resnet20", "neurons",
+           "weight_layers", "copy_weights", "convert", "balance_thresholds", "to_lif", "train_hybrid",
+           "train_ann",
            "SiegertRBM", "RBMConfig", "SDBN", "normalise_rates"]

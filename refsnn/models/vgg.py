@@ -63,10 +63,12 @@ def _check_shape(in_shape, num_classes, where):
 
 
 def vgg_spec(arch: str = "vgg5", in_shape=(1, 28, 28), num_classes: int = 10, hidden: int | None = None,
-             conv_dropout: float = 0.2, fc_dropout: float = 0.5) -> list[tuple]:
+             conv_dropout: float = 0.2, fc_dropout: float = 0.5, conv_widths=None) -> list[tuple]:
     """The layer spec of ``arch`` (``"vgg5"`` or ``"vgg11"``) for inputs ``in_shape = (C, H, W)``.
 
-    ``hidden`` overrides the width of the two hidden fc layers (1024 for VGG5, 4096 for VGG11).
+    ``hidden`` overrides the width of the two hidden fc layers (1024 for VGG5, 4096 for VGG11);
+    ``conv_widths`` the convolutions' output channels, one per conv in order (a reduced-width
+    variant for CPU runs; VGG5's are ``(64, 128, 128)``).
     """
     if arch not in CONFIGS:
         raise ValueError(f"vgg_spec: unknown arch {arch!r}; choose from {sorted(CONFIGS)}")
@@ -77,6 +79,14 @@ def vgg_spec(arch: str = "vgg5", in_shape=(1, 28, 28), num_classes: int = 10, hi
     convs, fcs = CONFIGS[arch]
     if hidden is not None:
         fcs = [int(hidden)] * len(fcs)
+    if conv_widths is not None:
+        widths = [int(v) for v in conv_widths]
+        n_conv = sum(item != "A" for item in convs)
+        if len(widths) != n_conv or min(widths) < 1:
+            raise ValueError(f"vgg_spec: conv_widths must list {n_conv} positive widths for {arch}, "
+                             f"got {conv_widths!r}")
+        it = iter(widths)
+        convs = [item if item == "A" else next(it) for item in convs]
     spec: list[tuple] = []
     for i, item in enumerate(convs):
         if item == "A":

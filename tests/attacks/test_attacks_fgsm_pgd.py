@@ -221,3 +221,24 @@ def test_pgd_on_sharmin_vgg5_in_training_mode():
     np.testing.assert_array_equal(a, b)
     assert 0 < np.abs(a - x).max() <= 8 / 255 + 1e-7
     assert net.training
+
+
+def test_more_bad_input_names_the_attack():
+    from refsnn.oracle import Oracle
+
+    net = _mlp()
+    x, y = _images()
+    with pytest.raises(ValueError, match=r"PGD: labels must lie in \[0, 3\) .* got values in \[1, 5\]"):
+        PGD(net, steps=1)(x, np.where(y == 0, 5, y))
+    with pytest.raises(ValueError, match="FGSM: labels must lie"):
+        FGSM(net)(x, y - 1)
+    with pytest.raises(ValueError, match="alpha must be"):
+        PGD(net, alpha=-0.01)
+    with pytest.raises(ValueError, match="eps must be"):
+        PGD(net, eps=-8 / 255)
+    with pytest.raises(RuntimeError, match="white-box attack cannot run .*Oracle"):
+        FGSM(Oracle(net, budget=100))(x, y)
+    with pytest.raises(ValueError, match="outside the declared range"):
+        PGD(net, steps=1, clip=(0.0, 0.5))(x, y)
+    with pytest.warns(AttackWarning, match="steps=1"):
+        PGD(net, eps=2 / 255, alpha=8 / 255, steps=1)
