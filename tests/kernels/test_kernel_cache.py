@@ -25,11 +25,12 @@ import refsnn
 SCRIPT = r"""
 import json, sys
 import numpy as np
-from refsnn.kernels import lif_delayed as K
+from refsnn.backend import kernel
+from refsnn.neurons import lif_delayed as K
 rng = np.random.default_rng(0)
 X = (0.7 * rng.standard_normal((6, 40)) + 0.4).astype(np.float32)
-S, U = K.lif_delayed_forward(X, 0.8, 1.0, 0)
-dX = K.lif_delayed_backward(np.ones_like(U), None, S, U, 0.8, 1.0, 0, 0, 25.0, 0.0, True)
+S, U = kernel("lif_delayed_forward")(X, 0.8, 1.0, 0)
+dX = kernel("lif_delayed_backward")(np.ones_like(U), None, S, U, 0.8, 1.0, 0, 0, 25.0, 0.0, True)
 print(json.dumps({"grad": dX.astype(float).ravel().tolist(),
                   "hits": sum(K._backward_nb.stats.cache_hits.values()),
                   "file": K.__file__}))
