@@ -1,12 +1,15 @@
 """The fused neuron loop, said once: charge → fire → reset forward, the shared BPTT backward.
 
-A neuron form (:mod:`refsnn.kernels.lif_delayed`, :mod:`refsnn.kernels.lif_immediate`)
-supplies only what is its own, as plain-arithmetic ``@njit(inline="always")`` functions
-(so the same function runs compiled in the kernels and as Python on NumPy arrays in the
-twins, through ``.py_func``)::
+A neuron form (one file under :mod:`refsnn.neurons`, registered in
+:mod:`refsnn.neurons.forms`) supplies only what is its own, as plain-arithmetic
+``@njit(inline="always")`` functions (so the same function runs compiled in the kernels
+and as Python on NumPy arrays in the twins and on Tensors in the layers' single step,
+through ``.py_func``)::
 
-    charge(v, r, x, p, mode, one) -> h           the membrane compared with θ at step t
-    partials(h, s, p, mode, one) -> (leak, cu, cs)   its BPTT coefficients (below)
+    charge(v, r, x, p, mode, one) -> h             the membrane compared with θ at step t
+    partials(h, s, p, mode, one) -> (leak, cu, cs)  its BPTT coefficients (below)
+    gain(p, one) -> ∂h/∂x                           optional; default 1 (:func:`unit_gain`)
+    dcharge(v, r, x, p, mode, one) -> ∂h/∂k         optional, for a learnable constant k
 
 and two constants: ``STRICT`` (fire on ``h > θ``, else on ``h ≥ θ``) and ``IMMEDIATE``
 (reset right after firing by the shared reset, else the form's charge applies the reset
@@ -26,17 +29,18 @@ Backward over ``t = T..1`` from ``δ = 0`` (``g = σ'(M[t] − θ)``, ``S[t]`` r
 from ``M[t]`` by the same Θ)::
 
     leak, cu, cs = partials(M[t], S[t], p, mode)
-    δ = gM[t] + g·(gS[t] + [not detach]·(leak·δ)·cs) + (leak·δ)·cu      dX[t] = δ
+    δ = gM[t] + g·(gS[t] + [not detach]·(leak·δ)·cs) + (leak·δ)·cu      dX[t] = gain·δ
+    dL/dk += Σ_n δ·dcharge(v[t-1], S[t-1], X[t], p, mode)               (only when asked)
 
 — the recurrence of :func:`~refsnn.kernels._common.bptt_delta`: ``leak·δ`` is the
 gradient reaching the carried membrane from step t+1, ``cu`` / ``cs`` its partials in
-``M[t]`` and ``S[t]``.
+``M[t]`` and ``S[t]``; ``v[t-1]`` is recomputed from ``M[t-1]`` (``v0`` at the first step).
 
 Each form binds these loops to its functions in two thin cached kernels
-``_forward_nb`` / ``_backward_nb`` that name ``charge`` / ``partials`` as module globals
-(a dispatcher passed as an *argument* of a cached kernel would defeat Numba's disk
-cache).  The NumPy twins :func:`forward_twin` / :func:`backward_twin` are the same loops
-vectorised over N, the readable definition the kernels are tested against.
+``_forward_nb`` / ``_backward_nb`` that name its functions as module globals (a
+dispatcher passed as an *argument* of a cached kernel would defeat Numba's disk cache).
+The NumPy twins :func:`forward_twin` / :func:`backward_twin` are the same loops vectorised
+over N, the readable definition the kernels are tested against.
 """
 
 from __future__ import annotations
@@ -219,8 +223,9 @@ def forward_twin(form, X, params, reset, smooth, surrogate, detach_reset, v0=0.0
     ``smooth`` replaces the output ``Θ`` by the surrogate's primitive (float spikes);
     ``R`` is what the reset used — the hard ``Θ`` when ``detach_reset`` (so the detached
     reset is piecewise constant and finite differences agree with the analytic gradient),
-    the smooth spikes otherwise.  ``form`` is the form's module (``charge``, ``STRICT``,
-    ``IMMEDIATE``); ``params`` are Python scalars, which NumPy casts to X's dtype.
+    the smooth spikes otherwise.  ``form`` is the form's equations module (``charge``,
+    ``STRICT``, ``IMMEDIATE``); ``params`` are Python scalars, which NumPy casts to X's dtype;
+    ``surrogate`` is ``(sg_kind, sg_a, sg_b)`` (used when ``smooth``).
     """
     charge = python(form.charge)
     T, N = X.shape

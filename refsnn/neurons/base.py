@@ -145,11 +145,11 @@ def run_form(where: str, form, x, args: tuple, surrogate, detach_reset, smooth=F
 class NeuronState:
     """The state a single-step neuron carries from step ``t`` to ``t + 1``.
 
-    ``v``: the membrane carried into the next charge (form 1/3: ``U[t]``;
-    forms 2/4: the post-reset ``V[t]``); ``u``: the membrane compared with the
+    ``v``: the membrane carried into the next charge (form 1: ``U[t]``;
+    forms 2–5: the post-reset ``V[t]``); ``u``: the membrane compared with the
     threshold at step ``t`` (what ``return_membrane`` gives: ``U[t]`` or
-    ``H[t]``); ``s``: the spikes ``S[t]`` (drive the delayed reset of forms
-    1/3); ``dt``: ``Δt`` of step ``t + 1`` for the spike-time surrogate
+    ``H[t]``); ``s``: the spikes ``S[t]`` (drive the delayed reset of form
+    1); ``dt``: ``Δt`` of step ``t + 1`` for the spike-time surrogate
     (int array, ``None`` otherwise); ``t``: steps taken.
     """
 
@@ -166,6 +166,8 @@ class SpikingNeuron(Module):
     Subclasses define ``_multi(x) -> (S, U)`` (one fused Function) and
     ``_charge_fire_reset(x_t, state) -> (s, u, v)`` (one step of autograd ops),
     plus ``_rest(x_t)`` (the initial ``v``); ``strict`` picks the firing rule.
+    The layers of forms 1–4 are :class:`FormNeuron` s, which derive all of it from
+    their form; the noisy LIF (form 5) writes its own.
     """
 
     strict = True  # Θ(x) = [x > 0]; SpikingJelly forms use [x ≥ 0]

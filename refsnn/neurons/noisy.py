@@ -1,86 +1,51 @@
-"""Noisy LIF (DESIGN form 5, TGO): stochastic firing with probability σ((H − θ)/T_noise).
+"""Form 5 — noisy LIF (TGO): stochastic firing with probability σ((H − θ)/T_noise); the whole form.
 
-The neuron charges like form 2 (immediate reset), ``H[t] = λ·V[t-1] + X[t]``,
-and fires with probability ``p[t] = σ((H[t] − θ)/T_noise)``:
+Per neuron, over ``t = 1..T`` from ``V[0] = 0`` (the charge of form 2, immediate reset)::
 
-* training (``training=True``, or ``stochastic=True`` at evaluation): ``S[t] = [u[t] < p[t]]``
-  with ``u ~ U(0,1)`` drawn as one ``[T, N]`` array from the explicit Generator ``rng``;
-* evaluation (default): the deterministic threshold ``S[t] = Θ(H[t] − θ)``;
-* ``expectation=True``: ``S[t] = p[t]`` itself — the smooth mean-field twin whose
-  exact gradient is the one every mode uses.
+    H[t] = λ·V[t-1] + X[t]
+    p[t] = σ((H[t] − θ)/T_noise),  σ(z) = 1/(1 + e^{−z})
+    mode 0  "threshold"   S[t] = Θ(H[t] − θ)         (evaluation, the default; Θ strict)
+    mode 1  "bernoulli"   S[t] = [u[t] < p[t]]       (training; u ~ U(0,1), one [T, N] draw)
+    mode 2  "expectation" S[t] = p[t]                (the smooth mean-field twin, gradcheck)
+    soft (Reset.SOFT): V[t] = H[t] − θ·S[t];   hard (Reset.HARD): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
 
-Reset: soft ``V = H − θ·S`` or hard ``V = (1 − S)·H + S·V_reset``.  Gradient
-"through the expectation": ``dS/dH = p(1 − p)/T_noise``; with
-``detach_reset=True`` (form 2's default) the reset term carries no gradient.
-Full BPTT equations below.  The membrane returned on
-request is ``H``, the pre-reset potential compared with θ (the quantity the
-TGO threshold-guarding loss pushes away from θ); gradients flow into it too.
+Gradient "through the expectation": every mode uses ``dS/dH = dp/dH = p(1 − p)/T_noise``
+(exact in mode 2).  BPTT with ``δV[t] = λ·δH[t+1]``, ``δV[T] = 0``, ``g[t] = p(1 − p)/T_noise``::
 
-Defaults ``λ = 0.5, θ = 1, T_noise = 0.1`` are placeholders (SpikingJelly's
-τ = 2 decay); the TGO example sets its own.
+    δH[t] = gH[t] + g[t]·(gS[t] + [not detach]·δV[t]·∂V/∂S) + δV[t]·∂V/∂H
+    soft: ∂V/∂H = 1, ∂V/∂S = −θ;   hard: ∂V/∂H = 1 − S[t], ∂V/∂S = V_reset − H[t];   dX = δH
 
-Shapes: ``x`` is ``[T, B, ...]`` (time first); spikes and membrane have the same
-shape and dtype (float32 in, float32 out).
+Kernels (``numpy`` backend; ``accel.cupy.noisy`` mirrors them with this file's ``CUDA_SOURCE``)::
 
->>> import numpy as np
+    noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode) -> (S, H)
+    noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset) -> dX
+
+``X`` [T,N] float32/64 C-contiguous; ``U`` [T,N] uniforms in [0,1) in X's dtype for mode 1
+(ignored, may be None, otherwise); ``S`` in X's dtype (0/1, or ``p`` in mode 2); non-finite
+``X`` are counted in the forward's pass and raise.  This form keeps its own loops (they share
+the reset and the recurrence ``bptt_delta`` of :mod:`refsnn.kernels._common`): the Bernoulli
+test and the float64 probability do not fit the shared fused loop of forms 1–4.
+
+Precision.  ``λ, θ, V_reset`` are cast to X's dtype and the charge/reset arithmetic runs in
+that dtype; ``p`` and ``g`` are computed in float64 from ``float64(H)`` (``σ`` as
+``1/(1+e^{−z})`` for ``z ≥ 0``, ``e^{z}/(1+e^{z})`` otherwise) and the Bernoulli test is
+``float64(u) < p``, so kernel, twin and GPU take identical spike decisions given the same
+``U``; ``g`` is rounded to X's dtype before the recursion.  ``p = 0`` never fires, ``p = 1``
+always does.  The uniforms come from the caller's explicit ``numpy.random.Generator``.
+
+The layer: with ``detach_reset=True`` (form 2's default) the reset carries no gradient; the
+membrane returned on request is ``H`` (what TGO's threshold-guarding loss pushes away from
+θ).  Defaults ``λ = 0.5, θ = 1, T_noise = 0.1`` are placeholders (SpikingJelly's τ = 2
+decay); the TGO example sets its own.  ``x`` is ``[T, B, ...]``; spikes and membrane have
+its shape and dtype.
+
 >>> x = np.full((4, 1, 3), 0.7, np.float32)
 >>> s = noisy_lif(x, lam=1.0, theta=1.0, t_noise=0.1, training=False)
 >>> s.data[:, 0, 0].tolist()
 [0.0, 1.0, 1.0, 0.0]
-
-The kernels (form 5 keeps its own loops: the Bernoulli draw and the float64 firing
-probability do not fit the shared fused loop of forms 1–4)::
-
-    Form 5 — noisy LIF (TGO): immediate-reset LIF that fires with probability σ((H − θ)/T_noise).
-
-    Equations (per neuron, ``t = 1..T``, ``V[0] = 0``)::
-
-        H[t] = λ·V[t-1] + X[t]                          (charge, as form 2)
-        p[t] = σ((H[t] − θ)/T_noise),  σ(z) = 1/(1 + e^{−z})
-        mode 0  "threshold"   S[t] = Θ(H[t] − θ)         (evaluation; Θ strict)
-        mode 1  "bernoulli"   S[t] = [u[t] < p[t]]       (training; u ~ U(0,1) given)
-        mode 2  "expectation" S[t] = p[t]                (the smooth twin, for gradcheck)
-        soft (Reset.SOFT): V[t] = H[t] − θ·S[t]
-        hard (Reset.HARD): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
-
-    Gradient "through the expectation": every mode uses ``dS/dH = dp/dH =
-    p(1 − p)/T_noise`` (exact in mode 2).  BPTT with ``δH[t] = dL/dH[t]``,
-    ``δV[t] = λ·δH[t+1]``, ``δV[T] = 0``, ``g[t] = p[t](1 − p[t])/T_noise``::
-
-        δH[t] = gH[t] + g[t]·(gS[t] + [not detach]·δV[t]·∂V/∂S) + δV[t]·∂V/∂H
-        soft: ∂V/∂H = 1,          ∂V/∂S = −θ
-        hard: ∂V/∂H = 1 − S[t],   ∂V/∂S = V_reset − H[t]
-        dX[t] = δH[t]
-
-    Kernels (``numpy`` backend; the CuPy backend mirrors names and signatures)::
-
-        noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode) -> (S, H)
-            X [T,N] float32/64 C-contiguous; U [T,N] uniforms in [0,1) (same dtype as X)
-            for mode 1, ignored (may be None) otherwise; reset 0 soft / 1 hard;
-            S [T,N] in X's dtype (0/1 in modes 0 and 1, p in mode 2); H [T,N].
-            Non-finite entries of X are counted in the same pass; any raise ValueError.
-        noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset,
-                           detach_reset) -> dX [T,N]
-            gS, gH [T,N] or None (= zero); S as returned by the forward.
-
-    Precision.  ``λ, θ, V_reset`` are cast to X's dtype and the charge/reset
-    arithmetic runs in that dtype (as in form 2); ``p`` and ``g`` are computed in
-    float64 from ``float64(H)`` (``σ`` evaluated as ``1/(1+e^{−z})`` for ``z ≥ 0``
-    and ``e^{z}/(1+e^{z})`` otherwise), and the Bernoulli test is
-    ``float64(u) < p``.  So kernel and twin take identical spike decisions; ``g``
-    is stored in X's dtype before it enters the recursion.  ``p = 0`` never fires,
-    ``p = 1`` always does (``u < 1``).
-
-    The uniforms are drawn by the caller from an explicit ``numpy.random.Generator``
-    (``rng.random((T, N), dtype=X.dtype)``) so that the Numba kernel, the NumPy
-    twin and a GPU backend given the same ``U`` produce the same spikes.
-
-    Example (twin and kernel agree)::
-
-        >>> X = np.full((3, 2), 0.6, np.float32)
-        >>> noisy_lif_forward(X, None, 1.0, 1.0, 0.1, 0, 0.0, 0)[0].ravel().tolist()
-        [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
-
+>>> X = np.full((3, 2), 0.6, np.float32)                   # the kernel, threshold mode
+>>> noisy_lif_forward(X, None, 1.0, 1.0, 0.1, 0, 0.0, 0)[0].ravel().tolist()
+[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
 """
 
 from __future__ import annotations
