@@ -37,7 +37,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 
 from refsnn import backend
@@ -59,7 +59,6 @@ class Form:
     layer: type | None = None  # the layer class (tests build it from ``examples``)
     examples: tuple = ()  # layer keyword arguments: the form's test parameters
     drive: float = 1.0  # the tests' input scale (x ~ drive·(0.6·N(0, 1) + 0.4)) that makes it fire
-    kernels: dict = field(default_factory=dict, init=False)
 
     def __post_init__(self):
         self.forward = self._forward()
