@@ -2,9 +2,9 @@
 
 The fused kernels (defined in the form files, e.g. ``refsnn/neurons/lif_delayed.py``) are
 ``cache=True`` and inline ``sg_row`` from ``refsnn/kernels/surrogate.py``.  This test
-copies the package to a temporary directory, compiles and caches a kernel in one subprocess, checks that a
-second subprocess loads it from the cache, then edits the fast-sigmoid line of
-``sg_row`` in the copy (``1/q²`` → ``2/q²``) and requires a third subprocess to
+copies the package to a temporary directory, compiles and caches a kernel in one
+subprocess, checks that a second subprocess loads it from the cache, then edits the
+fast-sigmoid line of ``sg_row`` in the copy (``1/q²`` → ``2/q²``) and requires a third subprocess to
 see the edit.  With Numba's default key (the kernel file's own mtime and size)
 the third run loads the stale kernel and this test fails.
 """
