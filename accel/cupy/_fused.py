@@ -156,7 +156,7 @@ def form_kernels(form) -> dict:
         return S, M
 
     def backward(gS, gM, S, M, *rest):
-        X, args, (sg_kind, sg_a, sg_b, detach_reset), grad_k = form._split(rest)
+        X, args, (sg_kind, sg_a, sg_b, detach_reset), grad_k = form.split_backward_args(rest)
         p, reset, v0 = form.bind(bwd_name, *args)
         where, names = bwd_name, form.names
         check_input(where, M, form.membrane)

@@ -26,7 +26,8 @@ same ``CUDA`` snippets.  Fire, reset and the BPTT recurrence are said once per l
 ``examples`` are the test parameters: keyword arguments of ``layer`` (surrogate,
 ``detach_reset`` and ``return_membrane`` are added by the tests).  Every registered form gets
 the generic checks of ``tests/neurons/form_checks.py``: kernel == twin, finite-difference
-gradcheck of the smooth twin, single step == fused, CUDA (host-emulated) == reference.
+gradcheck of the smooth twin, single step == fused, CUDA (host-emulated) == reference, and
+its golden cases (recorded by ``tests/golden/make_golden.py``) reproduce.
 
 >>> sorted(FORMS)
 ['lif_decay', 'lif_delayed', 'lif_immediate', 'lif_sj']
@@ -81,7 +82,7 @@ class Form:
         forward.__doc__ = f"Fused forward of form {self.name!r}: ``(S [T,N], {self.membrane} [T,N])``."
         return forward
 
-    def _split(self, rest):
+    def split_backward_args(self, rest):
         """``(X, args, surrogate + detach, grad_k)`` from a backward's arguments after ``M``."""
         if self.learnable:
             return rest[0], rest[1:-SURROGATE_TAIL - 1], rest[-SURROGATE_TAIL - 1:-1], rest[-1]
@@ -91,7 +92,7 @@ class Form:
         where = f"{self.name}_backward"
 
         def backward(gS, gM, S, M, *rest):
-            X, args, (kind, a, b, detach), grad_k = self._split(rest)
+            X, args, (kind, a, b, detach), grad_k = self.split_backward_args(rest)
             p, reset, v0 = self.bind(where, *args)
             if twin:
                 dX, dk = _fused.backward_twin(self.equations, gS, gM, S, M, X, p, reset, kind, a,
