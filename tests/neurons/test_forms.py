@@ -214,6 +214,18 @@ def test_throwaway_cuda_template_under_host_emulation(throwaway, rng, monkeypatc
     monkeypatch.setitem(sys.modules, "cupy", fake)
     for example in throwaway.examples:
         fc.check_cuda_matches_reference(throwaway, example, Device("emu", fake), rng, np.float64)
+    # the check can fail: a CUDA snippet that forgets the gain a is caught
+    from accel.cupy import _fused
+
+    equations = throwaway.equations
+    monkeypatch.setitem(equations.CUDA, "charge", "lam * v + x")
+    _fused._SOURCES.pop(equations)
+    try:
+        with pytest.raises(AssertionError):
+            fc.check_cuda_matches_reference(throwaway, throwaway.examples[0], Device("emu", fake),
+                                            rng, np.float64)
+    finally:
+        _fused._SOURCES.pop(equations, None)
 
 
 def test_throwaway_golden_cases_record_and_replay(throwaway, tmp_path, rng):
