@@ -10,12 +10,10 @@ or by hand::
     accel.cupy.register()                          # imports CuPy, registers every kernel
     S, U = rb.kernel("lif_delayed_forward", "cupy")(X_gpu, 0.7, 1.0, 0)
 
-Modules (each keeps its CUDA source as a readable string next to its wrapper):
+Modules:
 
-* :mod:`accel.cupy.lif_delayed` — form 1, snnTorch ``Leaky``
-* :mod:`accel.cupy.lif_immediate` — form 2, IF / LIF with immediate reset
-* :mod:`accel.cupy.lif_decay` — form 3, BadSNN LIF(V_thr, τ)
-* :mod:`accel.cupy.lif_sj` — form 4, SpikingJelly ``LIFNode`` / PLIF (τ gradient)
+* :mod:`accel.cupy.forms` — forms 1–4 (every registered form of ``refsnn.neurons.forms``)
+  from the one template of :mod:`accel.cupy._fused`
 * :mod:`accel.cupy.noisy` — form 5, noisy LIF with host-drawn uniforms
 * :mod:`accel.cupy.siegert` — the Siegert rate neuron (3-point Simpson over ``erfcx``)
 * :mod:`accel.cupy.spikemm` — binary-spike × dense matrix products
@@ -28,8 +26,7 @@ from __future__ import annotations
 
 import importlib
 
-KERNEL_MODULES = ("lif_delayed", "lif_immediate", "lif_decay", "lif_sj", "noisy", "siegert", "spikemm",
-                  "sdbn_sim")
+KERNEL_MODULES = ("forms", "noisy", "siegert", "spikemm", "sdbn_sim")
 
 __all__ = ["register", "kernel_table", "declared_kernels", "import_kernel_modules", "KERNEL_MODULES"]
 

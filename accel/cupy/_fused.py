@@ -1,18 +1,21 @@
-"""The fused neuron loop in CUDA, said once: one template for the forms of :mod:`refsnn.kernels._fused`.
+"""The fused neuron loop in CUDA, said once: one template for every form of :mod:`refsnn.neurons.forms`.
 
-A form (:mod:`refsnn.kernels.lif_delayed`, :mod:`refsnn.kernels.lif_immediate`) keeps, next
-to its Numba ``charge`` / ``partials``, a small dict ``CUDA`` with the same equations as C++
-snippets::
+A form file (:mod:`refsnn.neurons.lif_delayed`, ...) keeps, next to its Numba ``charge`` /
+``partials`` (and ``gain`` / ``dcharge`` for a learnable constant), a dict ``CUDA`` with the
+same equations as C++ snippets, written in the names of its ``PARAMS`` (``p[0]`` is the
+threshold, ``p[1]`` the reset potential)::
 
-    name      kernel prefix                 M         "U" or "H" (array and gradient names)
-    params    its scalar parameters, C      charge    expression for h from v, r, x
-    partials  statements setting leak, cu, cs from h, s
-    strict    True: fire on h > θ           immediate True: v = rs_reset(h, s, ...) after firing
+    charge    expression for h from v, r, x            partials  statements setting leak, cu, cs
+    gain      expression for dh/dx (default one)       dcharge   expression for dh/dk (default zero)
 
 :func:`fused_source` substitutes them into :data:`FORWARD` and :data:`BACKWARD` (the time
-loop, firing, reset, non-finite count and the shared recurrence ``bptt_delta`` of the
-prelude in :mod:`accel.cupy._core`).  One thread per neuron; the operations are those of the
-Numba loop in the same order, so spikes and membranes are bit-identical to the reference.
+loop, firing, reset ``rs_reset``, non-finite count and the shared recurrence ``bptt_delta`` of
+the prelude in :mod:`accel.cupy._core`); :func:`form_kernels` wraps the pair with the form's
+public signatures through its ``bind``, as the Numba wrappers do.  One thread per neuron; the
+operations are those of the Numba loop in the same order, so spikes and membranes are
+bit-identical to the reference.  The ``dL/dk`` of a learnable constant is summed per thread
+in double into ``partial[n]`` and over neurons on the host, so it agrees with the Numba
+kernel's to rounding, not bit for bit.
 """
 
 from __future__ import annotations
@@ -30,21 +33,22 @@ from accel.cupy._core import (
     grad_arg,
     launch,
     spikes_arg,
+    typed,
 )
-from refsnn.kernels._common import empty_out
+from refsnn.kernels._common import check_reset, empty_out
 from refsnn.kernels.surrogate import check_kind, sg_constants
 
 FORWARD = Template(r"""
 // Forward: one thread per neuron n, walking t = 0..T-1 over element t*N + n.
 // v: the membrane carried into the next charge; r: the previous step's spike.
 template <typename F>
-__global__ void ${name}_forward(const F* X, F* S, F* ${M}, unsigned int* bad, long long T,
-                                long long N, ${params}) {
+__global__ void ${name}_forward(const F* X, F* S, F* M, unsigned int* bad, long long T,
+                                long long N, ${params}, int reset, F v0) {
     long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
     const F one = F(1), zero = F(0);
     unsigned int nonfinite = 0;
-    F v = ${v0}, r = zero;
+    F v = v0, r = zero;
     for (long long t = 0; t < T; ++t) {
         long long e = t * N + n;            // element (t, n)
         F x = X[e];
@@ -52,7 +56,7 @@ __global__ void ${name}_forward(const F* X, F* S, F* ${M}, unsigned int* bad, lo
         // charge, fire, reset
         F h = ${charge};
         F s = (h ${cmp} ${theta}) ? one : zero;
-        ${M}[e] = h;
+        M[e] = h;
         S[e] = s;
         v = ${carry};
         r = s;
@@ -62,82 +66,126 @@ __global__ void ${name}_forward(const F* X, F* S, F* ${M}, unsigned int* bad, lo
 """)
 
 BACKWARD = Template(r"""
-// BPTT: one thread per neuron, walking t = T-1..0; d carries delta[t+1].
+// BPTT: one thread per neuron, walking t = T-1..0; d carries delta[t+1].  With grad_k, the
+// neuron's share of dL/dk is accumulated in double and written to partial[n].
 template <typename F>
-__global__ void ${name}_backward(const F* gS, int has_gS, const F* g${M}, int has_g${M},
-                                 const F* S, const F* ${M}, F* dX, long long T, long long N,
-                                 ${params}, int kind, F c0, F c1, const F* table, int detach) {
+__global__ void ${name}_backward(const F* gS, int has_gS, const F* gM, int has_gM,
+                                 const F* S, const F* M, const F* X, F* dX, double* partial,
+                                 long long T, long long N, ${params}, int reset, F v0, int kind,
+                                 F c0, F c1, const F* table, int detach, int grad_k) {
     long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
     const F one = F(1), zero = F(0);
     const bool spike_time = kind == RS_SG_SPIKE_TIME;
     long long last = spike_time ? last_spike_before(S, T - 1, N, n) : -RS_FIRST_SPIKE_LAG;
+    const F kx = ${gain};
     F d = zero;
+    double acc = 0.0;
     for (long long i = T - 1; i >= 0; --i) {
         long long e = i * N + n;
-        F h = ${M}[e];
+        F h = M[e];
         F g = sg_eval<F>(kind, c0, c1, h - ${theta}, i - last, table);
         F s = (h ${cmp} ${theta}) ? one : zero;
         F leak, cu, cs;
         ${partials}
-        F delta = bptt_delta<F>(has_g${M} ? g${M}[e] : zero, g, has_gS ? gS[e] : zero, leak * d,
+        F delta = bptt_delta<F>(has_gM ? gM[e] : zero, g, has_gS ? gS[e] : zero, leak * d,
                                 cs, cu, detach);
         d = delta;
-        dX[e] = delta;
+        dX[e] = kx * delta;
+        if (grad_k) {
+            F v = v0, r = zero;             // the membrane and spike carried into step i
+            if (i > 0) {
+                F hp = M[e - N];
+                r = (hp ${cmp} ${theta}) ? one : zero;
+                v = ${carry_prev};
+            }
+            F x = X[e];
+            acc += (double)(d * (${dcharge}));
+        }
         if (spike_time && i > 0 && last == i - 1) last = last_spike_before(S, i - 1, N, n);
     }
+    if (grad_k) partial[n] = acc;
 }
 """)
 
 
-def fused_source(spec: dict, backward: str | None = None):
-    """Declare the ``<name>_forward`` / ``<name>_backward`` CUDA pair of a form's ``CUDA`` spec.
+def fused_source(equations):
+    """Declare the CUDA pair ``<key>_forward`` / ``<key>_backward`` of a form's equations module.
 
-    Optional spec fields: ``theta`` (the threshold's C name, default ``theta``) and ``v0``
-    (the starting membrane, default ``zero``).  ``backward``: a form's own backward source,
-    used instead of :data:`BACKWARD` (form 4, which also returns ``dL/dk``).
+    The key is the module's last name (form 3 shares form 2's equations, so its kernels).
     """
-    fields = {"theta": "theta", "v0": "zero", **spec, "cmp": ">" if spec["strict"] else ">="}
-    fields["carry"] = (f"rs_reset<F>(h, s, {fields['theta']}, v_reset, reset)"
-                       if spec["immediate"] else "h")
-    code = FORWARD.substitute(fields) + (backward or BACKWARD.substitute(fields))
-    name = spec["name"]
-    return declare(name, code, [f"{name}_forward", f"{name}_backward"])
+    key = equations.__name__.rsplit(".", 1)[-1]
+    names = equations.PARAMS
+    theta, v_reset = names[0], names[1]
+    fields = {"name": key, "theta": theta, "params": ", ".join(f"F {p}" for p in names),
+              "cmp": ">" if equations.STRICT else ">=", "gain": "one", "dcharge": "zero",
+              **equations.CUDA}
+    reset = f"rs_reset<F>({{h}}, {{s}}, {theta}, {v_reset}, reset)"
+    fields["carry"] = reset.format(h="h", s="s") if equations.IMMEDIATE else "h"
+    fields["carry_prev"] = reset.format(h="hp", s="r") if equations.IMMEDIATE else "hp"
+    code = FORWARD.substitute(fields) + BACKWARD.substitute(fields)
+    return declare(key, code, [f"{key}_forward", f"{key}_backward"])
 
 
-def run_forward(cuda, X, membrane: str, params):
-    """Launch ``<name>_forward`` on ``X``; ``params(where, F)`` gives the typed scalars: ``(S, M)``."""
-    where = f"{cuda.key}_forward"
-    check_input(where, X)
-    args = params(where, X.dtype.type)
-    T, N = X.shape
-    S, M, bad = forward_outputs(X)
-    fn = cuda.function(where, X.dtype)
-    launch(where, fn, N, (X, S, M, bad, np.int64(T), np.int64(N), *args),
-           {"X": (X, X.dtype), "S": (S, X.dtype), membrane: (M, X.dtype), "bad": (bad, np.uint32)})
-    check_count(where, bad)
-    return S, M
+_SOURCES: dict = {}
 
 
-def run_backward(cuda, membrane: str, gS, gM, S, M, params, theta, sg_kind, sg_a, sg_b,
-                 detach_reset):
-    """Launch ``<name>_backward``: ``dX [T,N]``; ``params`` as for :func:`run_forward`."""
-    where = f"{cuda.key}_backward"
-    check_input(where, M, membrane)
-    args = params(where, M.dtype.type)
-    kind = check_kind(where, sg_kind)
-    gS_, has_gS = grad_arg(where, "gS", gS, M)
-    gM_, has_gM = grad_arg(where, f"g{membrane}", gM, M)
-    S_ = spikes_arg(where, S, M)
-    cupy = cp()
-    T, N = M.shape
-    c0, c1, table = sg_constants(kind, sg_a, sg_b, theta, T, M.dtype)
-    table = cupy.asarray(table)
-    dX = empty_out((T, N), M.dtype, cupy)
-    fn = cuda.function(where, M.dtype)
-    launch(where, fn, N, (gS_, np.int32(has_gS), gM_, np.int32(has_gM), S_, M, dX, np.int64(T),
-                          np.int64(N), *args, np.int32(kind), c0, c1, table,
-                          np.int32(bool(detach_reset))),
-           {"gS": (gS_, M.dtype), f"g{membrane}": (gM_, M.dtype), "S": (S_, M.dtype),
-            membrane: (M, M.dtype), "dX": (dX, M.dtype), "table": (table, M.dtype)})
-    return dX
+def _source(equations):
+    if equations not in _SOURCES:
+        _SOURCES[equations] = fused_source(equations)
+    return _SOURCES[equations]
+
+
+def form_kernels(form) -> dict:
+    """``{<name>_forward: fn, <name>_backward: fn}`` on CuPy arrays, the signatures of the form's."""
+    cuda = _source(form.equations)
+    fwd_name, bwd_name = f"{form.name}_forward", f"{form.name}_backward"
+
+    def forward(X, *args):
+        p, reset, v0 = form.bind(fwd_name, *args)
+        check_input(fwd_name, X)
+        check_reset(fwd_name, reset)
+        T, N = X.shape
+        S, M, bad = forward_outputs(X)
+        fn = cuda.function(f"{cuda.key}_forward", X.dtype)
+        launch(fwd_name, fn, N, (X, S, M, bad, np.int64(T), np.int64(N), *typed(X.dtype, *p),
+                                 np.int32(reset), *typed(X.dtype, v0)),
+               {"X": (X, X.dtype), "S": (S, X.dtype), form.membrane: (M, X.dtype),
+                "bad": (bad, np.uint32)})
+        check_count(fwd_name, bad)
+        return S, M
+
+    def backward(gS, gM, S, M, *rest):
+        X, args, (sg_kind, sg_a, sg_b, detach_reset), grad_k = form.split_backward_args(rest)
+        p, reset, v0 = form.bind(bwd_name, *args)
+        where, names = bwd_name, form.names
+        check_input(where, M, form.membrane)
+        reset = check_reset(where, reset)
+        kind = check_kind(where, sg_kind)
+        gS_, has_gS = grad_arg(where, names[0], gS, M)
+        gM_, has_gM = grad_arg(where, names[1], gM, M)
+        S_ = spikes_arg(where, S, M)
+        cupy = cp()
+        grad_k = bool(grad_k)
+        if grad_k and X is None:
+            raise ValueError(f"{where}: X is needed for the {names[2]} gradient")
+        X_ = grad_arg(where, "X", X, M)[0] if grad_k else cupy.zeros((1, 1), M.dtype)
+        T, N = M.shape
+        c0, c1, table = sg_constants(kind, sg_a, sg_b, p[0], T, M.dtype)
+        table = cupy.asarray(table)
+        dX = empty_out((T, N), M.dtype, cupy)
+        partial = cupy.zeros(N if grad_k else 1, dtype=np.float64)
+        fn = cuda.function(f"{cuda.key}_backward", M.dtype)
+        launch(where, fn, N, (gS_, np.int32(has_gS), gM_, np.int32(has_gM), S_, M, X_, dX, partial,
+                              np.int64(T), np.int64(N), *typed(M.dtype, *p), np.int32(reset),
+                              *typed(M.dtype, v0), np.int32(kind), c0, c1, table,
+                              np.int32(bool(detach_reset)), np.int32(grad_k)),
+               {names[0]: (gS_, M.dtype), names[1]: (gM_, M.dtype), "S": (S_, M.dtype),
+                form.membrane: (M, M.dtype), "X": (X_, M.dtype), "dX": (dX, M.dtype),
+                "partial": (partial, np.float64), "table": (table, M.dtype)})
+        if not form.learnable:
+            return dX
+        return dX, (float(partial.sum()) if grad_k else 0.0)
+
+    forward.__name__, backward.__name__ = fwd_name, bwd_name
+    return {fwd_name: forward, bwd_name: backward}

@@ -1,6 +1,6 @@
 """Form 5 on the GPU — noisy LIF (TGO): fires with probability σ((H − θ)/T_noise).
 
-Same names, signatures and results as :mod:`refsnn.kernels.noisy`::
+Same names, signatures and results as :mod:`refsnn.neurons.noisy`::
 
     noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode) -> (S, H)
     noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset) -> dX
@@ -26,7 +26,8 @@ so a spike can only differ where ``|u − p|`` is below ~1e-16.
 
 ``S`` is in X's dtype in every mode (0/1, or ``p`` in mode 2); the forward
 counts non-finite ``X`` in its pass and raises on any.  Launch: one thread
-per neuron, see :mod:`accel.cupy._core`.
+per neuron, see :mod:`accel.cupy._core`.  The CUDA source is kept with the form, in
+:mod:`refsnn.neurons.noisy` (``CUDA_SOURCE``); this module marshals the arguments.
 """
 
 from __future__ import annotations
@@ -45,85 +46,9 @@ from accel.cupy._core import (
     typed,
 )
 from refsnn.kernels._common import check_reset, empty_out
-from refsnn.kernels.noisy import MODE_BERNOULLI, MODE_EXPECTATION, _check_mode, _check_t_noise
+from refsnn.neurons.noisy import CUDA_SOURCE, MODE_BERNOULLI, _check_mode, _check_t_noise
 
-SOURCE = f"""
-#define RS_NOISY_BERNOULLI {MODE_BERNOULLI}
-#define RS_NOISY_EXPECTATION {MODE_EXPECTATION}
-""" + r"""
-// sigma(z) in double, the two-branch stable form of the reference.
-__device__ __forceinline__ double sigmoid64(double z) {
-    if (z >= 0.0) return 1.0 / (1.0 + exp(-z));
-    double e = exp(z);
-    return e / (1.0 + e);
-}
-
-// Forward: one thread per neuron; S holds 0/1 (modes 0, 1) or p (mode 2) in F.
-template <typename F>
-__global__ void noisy_lif_forward(const F* X, const F* U, F* S, F* H, unsigned int* bad,
-                                  long long T, long long N, F lam, F theta, double t_noise,
-                                  int reset, F v_reset, int mode) {
-    long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (n >= N) return;
-    const F one = F(1), zero = F(0);
-    const double th64 = (double)theta;
-    unsigned int nonfinite = 0;
-    F v = zero;
-    for (long long t = 0; t < T; ++t) {
-        long long i = t * N + n;
-        F x = X[i];
-        nonfinite += rs_nonfinite(x);
-        F h = lam * v + x;
-        H[i] = h;
-        F s;
-        if (mode == RS_NOISY_BERNOULLI) {
-            double p = sigmoid64(((double)h - th64) / t_noise);
-            s = ((double)U[i] < p) ? one : zero;
-        } else if (mode == RS_NOISY_EXPECTATION) {
-            s = (F)sigmoid64(((double)h - th64) / t_noise);
-        } else {
-            s = (h > theta) ? one : zero;
-        }
-        S[i] = s;
-        v = rs_reset<F>(h, s, theta, v_reset, reset);
-    }
-    bad[n] = nonfinite;
-}
-
-// BPTT: one thread per neuron, t = T-1..0.
-template <typename F>
-__global__ void noisy_lif_backward(const F* gS, int has_gS, const F* gH, int has_gH,
-                                   const F* S, const F* H, F* dX, long long T, long long N,
-                                   F lam, F theta, double t_noise, int reset, F v_reset,
-                                   int detach) {
-    long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (n >= N) return;
-    const F one = F(1), zero = F(0);
-    const double th64 = (double)theta;
-    F d = zero;
-    for (long long i = T - 1; i >= 0; --i) {
-        long long k = i * N + n;
-        F h = H[k];
-        double p = sigmoid64(((double)h - th64) / t_noise);
-        F g = (F)(p * (1.0 - p) / t_noise);
-        F dv = lam * d;
-        F ch, cs;
-        if (reset == RS_RESET_SOFT) {
-            ch = one;
-            cs = -theta;
-        } else {
-            ch = one - S[k];
-            cs = v_reset - h;
-        }
-        F delta = bptt_delta<F>(has_gH ? gH[k] : zero, g, has_gS ? gS[k] : zero, dv, cs, ch,
-                                detach);
-        d = delta;
-        dX[k] = delta;
-    }
-}
-"""
-
-CUDA = declare("noisy", SOURCE, ["noisy_lif_forward", "noisy_lif_backward"])
+CUDA = declare("noisy", CUDA_SOURCE, ["noisy_lif_forward", "noisy_lif_backward"])
 
 
 def _uniforms(where: str, U, X, mode: int):

@@ -7,15 +7,14 @@ the readable definition; tests require twin == kernel.
 
 The neuron forms share one fused loop (:mod:`refsnn.kernels._fused`: time loop,
 firing, reset, non-finite count, BPTT recurrence, twins; its CUDA twin is the
-template of ``accel.cupy._fused``).  A form module is its docstring, its
-``charge`` / ``partials`` (plain-arithmetic ``@njit(inline="always")`` functions,
-also run as Python by the twins and the layers' single step), ``STRICT`` /
-``IMMEDIATE``, the same two equations as CUDA snippets (``CUDA``), and two
-three-line cached kernels binding them to the loop.
+template of ``accel.cupy._fused``).  Each form is one file under
+:mod:`refsnn.neurons` (see :mod:`refsnn.neurons.forms`) that registers its
+kernels; importing this package imports :mod:`refsnn.neurons` for that.
 
-The Numba cache of every kernel here is keyed on a hash of all the files of
-this package (:mod:`refsnn.kernels._cache`), because kernels inline helpers
-from other files; the locator is installed before any kernel is defined.
+The Numba cache of every kernel is keyed on a hash of all the files of this
+package and of ``refsnn/neurons`` (:mod:`refsnn.kernels._cache`), because
+kernels inline helpers from other files; the locator is installed before any
+kernel is defined.
 """
 
 import importlib
@@ -27,3 +26,5 @@ _cache.install()
 
 for _mod in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_mod.name}")
+
+importlib.import_module("refsnn.neurons")  # the neuron forms register their kernels

@@ -8,10 +8,12 @@ inline helpers from other files — ``sg_row`` / ``block_dt``
 so editing one of those left a stale compiled kernel in ``__pycache__`` that
 still passed the tests.
 
-Here every cached function defined in this package gets a locator whose
-source stamp is the SHA-256 of *all* ``.py`` files of ``refsnn/kernels``
-(the kernels import jitted code from nowhere else).  Any edit to any of them
-changes the stamp of every kernel, and Numba recompiles instead of loading.
+The neuron forms keep their two cached kernels in their one file under
+``refsnn/neurons`` (:mod:`refsnn.neurons.forms`).  So every cached function
+defined in ``refsnn/kernels`` or ``refsnn/neurons`` gets a locator whose source
+stamp is the SHA-256 of *all* ``.py`` files of both directories (the kernels
+import jitted code from nowhere else).  Any edit to any of them changes the
+stamp of every kernel, and Numba recompiles instead of loading.
 :func:`install` registers the locators in front of Numba's own, once; the
 package ``__init__`` calls it before importing any kernel module (Numba picks
 a function's locator when the decorator runs).
@@ -26,11 +28,12 @@ from pathlib import Path
 from numba.core import caching
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+KERNEL_DIRS = (PACKAGE_DIR, PACKAGE_DIR.parent / "neurons")  # where cached kernels are defined
 
 
 def package_digest() -> str:
-    """SHA-256 over the names and bytes of every ``.py`` file in ``refsnn/kernels``, sorted."""
-    files = sorted(PACKAGE_DIR.glob("*.py"))
+    """SHA-256 over the names and bytes of every ``.py`` file of :data:`KERNEL_DIRS`, sorted."""
+    files = sorted(p for d in KERNEL_DIRS for p in d.glob("*.py"))
     return _digest(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
 
 
@@ -39,7 +42,7 @@ def _digest(stats: tuple) -> str:
     # keyed on (path, mtime, size) of every file, so an edit while running re-hashes
     h = hashlib.sha256()
     for path, _, _ in stats:
-        h.update(Path(path).name.encode())
+        h.update(f"{Path(path).parent.name}/{Path(path).name}".encode())
         h.update(b"\0")
         h.update(Path(path).read_bytes())
         h.update(b"\0")
@@ -48,13 +51,13 @@ def _digest(stats: tuple) -> str:
 
 def _in_package(py_file) -> bool:
     try:
-        return Path(py_file).resolve().parent == PACKAGE_DIR
+        return Path(py_file).resolve().parent in KERNEL_DIRS
     except OSError:
         return False
 
 
 class _PackageStampMixin:
-    """Stamp = (digest of the whole package); the lookup ignores other files."""
+    """Stamp = (digest of both directories); the lookup ignores other files."""
 
     def get_source_stamp(self):
         return ("refsnn.kernels", package_digest())

@@ -1,12 +1,15 @@
 """The fused neuron loop, said once: charge → fire → reset forward, the shared BPTT backward.
 
-A neuron form (:mod:`refsnn.kernels.lif_delayed`, :mod:`refsnn.kernels.lif_immediate`)
-supplies only what is its own, as plain-arithmetic ``@njit(inline="always")`` functions
-(so the same function runs compiled in the kernels and as Python on NumPy arrays in the
-twins, through ``.py_func``)::
+A neuron form (one file under :mod:`refsnn.neurons`, registered in
+:mod:`refsnn.neurons.forms`) supplies only what is its own, as plain-arithmetic
+``@njit(inline="always")`` functions (so the same function runs compiled in the kernels
+and as Python on NumPy arrays in the twins and on Tensors in the layers' single step,
+through ``.py_func``)::
 
-    charge(v, r, x, p, mode, one) -> h           the membrane compared with θ at step t
-    partials(h, s, p, mode, one) -> (leak, cu, cs)   its BPTT coefficients (below)
+    charge(v, r, x, p, mode, one) -> h             the membrane compared with θ at step t
+    partials(h, s, p, mode, one) -> (leak, cu, cs)  its BPTT coefficients (below)
+    gain(p, one) -> ∂h/∂x                           optional; default 1 (:func:`unit_gain`)
+    dcharge(v, r, x, p, mode, one) -> ∂h/∂k         optional, for a learnable constant k
 
 and two constants: ``STRICT`` (fire on ``h > θ``, else on ``h ≥ θ``) and ``IMMEDIATE``
 (reset right after firing by the shared reset, else the form's charge applies the reset
@@ -26,17 +29,18 @@ Backward over ``t = T..1`` from ``δ = 0`` (``g = σ'(M[t] − θ)``, ``S[t]`` r
 from ``M[t]`` by the same Θ)::
 
     leak, cu, cs = partials(M[t], S[t], p, mode)
-    δ = gM[t] + g·(gS[t] + [not detach]·(leak·δ)·cs) + (leak·δ)·cu      dX[t] = δ
+    δ = gM[t] + g·(gS[t] + [not detach]·(leak·δ)·cs) + (leak·δ)·cu      dX[t] = gain·δ
+    dL/dk += Σ_n δ·dcharge(v[t-1], S[t-1], X[t], p, mode)               (only when asked)
 
 — the recurrence of :func:`~refsnn.kernels._common.bptt_delta`: ``leak·δ`` is the
 gradient reaching the carried membrane from step t+1, ``cu`` / ``cs`` its partials in
-``M[t]`` and ``S[t]``.
+``M[t]`` and ``S[t]``; ``v[t-1]`` is recomputed from ``M[t-1]`` (``v0`` at the first step).
 
 Each form binds these loops to its functions in two thin cached kernels
-``_forward_nb`` / ``_backward_nb`` that name ``charge`` / ``partials`` as module globals
-(a dispatcher passed as an *argument* of a cached kernel would defeat Numba's disk
-cache).  The NumPy twins :func:`forward_twin` / :func:`backward_twin` are the same loops
-vectorised over N, the readable definition the kernels are tested against.
+``_forward_nb`` / ``_backward_nb`` that name its functions as module globals (a
+dispatcher passed as an *argument* of a cached kernel would defeat Numba's disk cache).
+The NumPy twins :func:`forward_twin` / :func:`backward_twin` are the same loops vectorised
+over N, the readable definition the kernels are tested against.
 """
 
 from __future__ import annotations
@@ -115,12 +119,29 @@ def fused_forward(charge, strict, immediate, X, p, v0, mode, one, zero, S, M, ba
 
 
 @njit(inline="always")
-def fused_backward(partials, strict, gS, has_gS, gM, has_gM, S, M, p, mode, kind, c0, c1,
-                   table, detach, one, zero, dX):
-    """BPTT loop (module docstring); ``S`` is read only for the spike-time surrogate's Δt."""
+def unit_gain(p, one):
+    """``∂h/∂x = 1``: the default input gain of a form (its charge adds ``x``)."""
+    return one
+
+
+@njit(inline="always")
+def no_dcharge(v, r, x, p, mode, one):
+    """``∂h/∂k = 0``: the default for a form without a learnable constant."""
+    return one - one
+
+
+@njit(inline="always")
+def fused_backward(partials, gain, dcharge, strict, immediate, gS, has_gS, gM, has_gM, S, M, X,
+                   p, v0, mode, kind, c0, c1, table, detach, grad_k, one, zero, dX, partial):
+    """BPTT loop (module docstring); ``S`` is read only for the spike-time surrogate's Δt.
+
+    ``dX[t] = gain·δ[t]``; with ``grad_k`` the block's share of ``Σ δ[t]·∂h[t]/∂k`` (float64)
+    goes to ``partial[blk]``, the carried membrane recomputed from ``M[t-1]`` (``v0`` at t = 0).
+    """
     T, N = M.shape
-    theta = p[0]
+    theta, v_reset = p[0], p[1]
     nd = zero if detach else one  # [not detach]; x + 0 == x keeps the twin's values exactly
+    kx = gain(p, one)
     for blk in prange((N + BLOCK - 1) // BLOCK):
         n0 = blk * BLOCK
         m = min(N, n0 + BLOCK) - n0
@@ -128,6 +149,7 @@ def fused_backward(partials, strict, gS, has_gS, gM, has_gM, S, M, p, mode, kind
         g = np.empty(m, dtype=M.dtype)  # surrogate row
         zeros = np.zeros(m, dtype=M.dtype)  # stands in for an absent gS / gM
         dts = block_dt(kind, S, n0, m)  # spike-time Δt per row ([1, m] dummy otherwise)
+        acc = 0.0
         for i in range(T - 1, -1, -1):
             h = M[i, n0:n0 + m]
             out = dX[i, n0:n0 + m]
@@ -139,7 +161,16 @@ def fused_backward(partials, strict, gS, has_gS, gM, has_gM, S, M, p, mode, kind
                 leak, cu, cs = partials(h[j], s, p, mode, one)
                 delta = bptt_delta(gm[j], g[j], gs[j], leak * d[j], cs * nd, cu)
                 d[j] = delta
-                out[j] = delta
+                out[j] = kx * delta
+            if grad_k:
+                for j in range(m):
+                    v, r = v0, zero  # the membrane and spike carried into step i
+                    if i > 0:
+                        hp = M[i - 1, n0 + j]
+                        r = fire_nb(hp, theta, strict, one, zero)
+                        v = reset_nb(hp, r, theta, v_reset, mode, one) if immediate else hp
+                    acc += d[j] * dcharge(v, r, X[i, n0 + j], p, mode, one)
+        partial[blk] = acc
 
 
 # ----------------------------------------------------------- Python wrappers
@@ -157,11 +188,12 @@ def run_forward(where, kernel, X, params, reset, v0=0.0):
     return S, M
 
 
-def run_backward(where, kernel, names, gS, gM, S, M, params, reset, sg_kind, sg_a, sg_b,
-                 detach_reset):
-    """Check the arguments, run a form's ``_backward_nb``: ``dX [T,N]``.
+def run_backward(where, kernel, names, gS, gM, S, M, X, params, reset, v0, sg_kind, sg_a, sg_b,
+                 detach_reset, grad_k=False):
+    """Check the arguments, run a form's ``_backward_nb``: ``(dX [T,N], dL/dk float)``.
 
-    ``names`` = the form's names of ``(gS, gM)`` for error messages.
+    ``names`` = the form's names of ``(gS, gM)`` and of its learnable constant, for error
+    messages; ``X`` (the forward's input) is read only when ``grad_k``.
     """
     check_input(where, M)
     mode = check_reset(where, reset)
@@ -169,12 +201,17 @@ def run_backward(where, kernel, names, gS, gM, S, M, params, reset, sg_kind, sg_
     gS_, has_gS = grad_arg(where, names[0], gS, M)
     gM_, has_gM = grad_arg(where, names[1], gM, M)
     S_ = spikes_arg(where, S, M)
+    grad_k = bool(grad_k)
+    if grad_k and X is None:
+        raise ValueError(f"{where}: X is needed for the {names[2]} gradient")
+    X_ = grad_arg(where, "X", X, M)[0] if grad_k else np.zeros((1, 1), M.dtype)
     c0, c1, table = sg_constants(kind, sg_a, sg_b, params[0], M.shape[0], M.dtype)
-    one, zero = typed(M.dtype, 1, 0)
+    one, zero, v0_ = typed(M.dtype, 1, 0, v0)
     dX = empty_out(M.shape, M.dtype)
-    kernel(gS_, has_gS, gM_, has_gM, S_, M, typed(M.dtype, *params), mode, kind, c0, c1, table,
-           bool(detach_reset), one, zero, dX)
-    return dX
+    partial = np.zeros(n_blocks(M.shape[1]), dtype=np.float64)
+    kernel(gS_, has_gS, gM_, has_gM, S_, M, X_, typed(M.dtype, *params), v0_, mode, kind, c0, c1,
+           table, bool(detach_reset), grad_k, one, zero, dX, partial)
+    return dX, float(partial.sum())
 
 
 # ------------------------------------------------------------------ NumPy twins
@@ -186,13 +223,13 @@ def forward_twin(form, X, params, reset, smooth, surrogate, detach_reset, v0=0.0
     ``smooth`` replaces the output ``Θ`` by the surrogate's primitive (float spikes);
     ``R`` is what the reset used — the hard ``Θ`` when ``detach_reset`` (so the detached
     reset is piecewise constant and finite differences agree with the analytic gradient),
-    the smooth spikes otherwise.  ``form`` is the form's module (``charge``, ``STRICT``,
-    ``IMMEDIATE``); ``params`` are Python scalars, which NumPy casts to X's dtype.
+    the smooth spikes otherwise.  ``form`` is the form's equations module (``charge``,
+    ``STRICT``, ``IMMEDIATE``); ``params`` are Python scalars, which NumPy casts to X's dtype;
+    ``surrogate`` is ``(sg_kind, sg_a, sg_b)`` (used when ``smooth``).
     """
     charge = python(form.charge)
     T, N = X.shape
     theta, v_reset = params[0], params[1]
-    kind, a, b = surrogate
     M, S = np.empty_like(X), np.empty_like(X)
     R_used = np.empty_like(X) if smooth else None
     v = np.full(N, v0, dtype=X.dtype)
@@ -202,7 +239,7 @@ def forward_twin(form, X, params, reset, smooth, surrogate, detach_reset, v0=0.0
         M[t] = h
         fire = ((h - theta > 0) if form.STRICT else (h - theta >= 0)).astype(X.dtype)
         if smooth:
-            S[t] = surrogate_primitive(kind, a, b, h - theta, theta)
+            S[t] = surrogate_primitive(*surrogate, h - theta, theta)
             r = fire if detach_reset else S[t]
             R_used[t] = r
         else:
@@ -211,19 +248,28 @@ def forward_twin(form, X, params, reset, smooth, surrogate, detach_reset, v0=0.0
     return (S, M, R_used) if smooth else (S, M)
 
 
-def backward_twin(form, gS, gM, S, M, params, reset, sg_kind, sg_a, sg_b, detach_reset):
-    """The BPTT loop over rows: ``dX``; ``S`` = the spikes the reset used (``R`` when smooth)."""
-    partials = python(form.partials)
+def backward_twin(form, gS, gM, S, M, X, params, reset, sg_kind, sg_a, sg_b, detach_reset,
+                  grad_k=False, v0=0.0):
+    """The BPTT loop over rows: ``(dX, dL/dk)``; ``S`` = the spikes the reset used (``R``)."""
+    partials, dcharge = python(form.partials), python(getattr(form, "dcharge", no_dcharge))
     T, N = M.shape
-    theta = params[0]
+    theta, v_reset = params[0], params[1]
+    kx = python(getattr(form, "gain", unit_gain))(params, 1)
     R = S.astype(M.dtype)
     dt = steps_since_spike(S) if sg_kind == SPIKE_TIME else None
     dX = np.empty_like(M)
     d = np.zeros(N, dtype=M.dtype)  # δ[t+1]
+    dk = 0.0
     for t in reversed(range(T)):
         g = surrogate_grad(sg_kind, sg_a, sg_b, M[t] - theta, theta, None if dt is None else dt[t])
         leak, cu, cs = partials(M[t], R[t], params, reset, 1)
         d = bptt_twin_step(None if gM is None else gM[t], g, None if gS is None else gS[t],
                            leak * d, cs, cu, detach_reset)
-        dX[t] = d
-    return dX
+        dX[t] = kx * d
+        if grad_k:
+            v, r = np.full(N, v0, dtype=M.dtype), np.zeros(N, dtype=M.dtype)
+            if t > 0:
+                r = R[t - 1]
+                v = reset_membrane(M[t - 1], r, theta, v_reset, reset) if form.IMMEDIATE else M[t - 1]
+            dk += float(np.sum(d * dcharge(v, r, X[t], params, reset, 1), dtype=np.float64))
+    return dX, dk

@@ -83,44 +83,59 @@ def flat_time(x_data):
 # ------------------------------------------------------ fused multi-step Function
 
 
-class FusedNeuronFunction(Function):
-    """Plumbing shared by the fused LIF Functions (forms 1–4); a subclass names its kernels.
+class FormFunction(Function):
+    """One registered form over time: ``x [T, ...]`` (and ``k``) → ``(S, M)``; BPTT → ``dx`` (``dk``).
 
-    Forward: ``x [T, ...]`` → ``[T, N]``, the ``<kernel>_forward`` kernel of the
-    array's backend gives float spikes ``S`` (in ``x``'s dtype) and a membrane
-    ``M`` and checks ``x`` for NaN/inf in the same pass; the very ``S`` array
-    goes out (reshaped, not copied) and stays, with ``M``, for BPTT (8 bytes
-    per element in float32).  With ``smooth=True`` the NumPy twin runs
-    instead, ``Θ`` replaced by the surrogate's primitive, so finite
-    differences can check the whole BPTT.  Backward: ``<kernel>_backward(gS, gM, S, M, *extra, *params,
-    *surrogate, detach_reset, *tail)``.
+    Forward: ``x`` flattened to ``[T, N]``; the form's ``<name>_forward`` kernel of the
+    array's backend gives float spikes ``S`` (in ``x``'s dtype) and the membrane ``M`` and
+    checks ``x`` for NaN/inf in the same pass; the very ``S`` array goes out (reshaped, not
+    copied) and stays, with ``M``, for BPTT (8 bytes per element in float32).  With
+    ``smooth=True`` the NumPy twin runs instead, ``Θ`` replaced by the surrogate's primitive,
+    so finite differences can check the whole BPTT.  ``args`` are the form's kernel arguments;
+    for a form with a learnable constant, a one-element Tensor ``k`` given as the second input
+    replaces ``args[0]`` and gets ``dL/dk`` (the input ``x`` is then kept for that gradient).
     """
 
-    kernel: str = ""
-    forward_twin = backward_twin = None
-
-    def run_forward(self, x, params: tuple, surrogate, detach_reset: bool, smooth: bool):
-        self.shape, self.smooth = x.shape, smooth
+    def forward(self, x, *k, form, args, surrogate, detach_reset, smooth=False):
+        self.form, self.shape, self.smooth, self.has_k = form, x.shape, smooth, bool(k)
         X = flat_time(x)
-        self.args = (*params, *surrogate.kernel_args(), detach_reset)
+        if k:
+            self.k_shape, self.k_dtype = k[0].shape, k[0].dtype
+            args = (float(k[0].reshape(-1)[0]), *args[1:])
+        self.want_k = self.has_k and self.needs_input_grad[1]
+        self.X = X if self.want_k else None
+        self.args = (*args, *surrogate.kernel_args(), bool(detach_reset))
         if smooth:
-            check_finite(f"{self.kernel} (smooth)", "x", X)
-            spikes, M, self.S = type(self).forward_twin(
-                X, *params, smooth=True, surrogate=surrogate.kernel_args(), detach_reset=detach_reset)
+            check_finite(f"{form.name} (smooth)", "x", X)
+            spikes, M, self.S = form.forward_twin(X, *args, smooth=True, detach_reset=detach_reset,
+                                                  surrogate=surrogate.kernel_args())
         else:
-            self.S, M = kernel_for(f"{self.kernel}_forward", X)(X, *params)
+            self.S, M = kernel_for(f"{form.name}_forward", X)(X, *args)
             spikes = self.S
         self.M = M
         return spikes.reshape(self.shape), M.reshape(self.shape)
 
-    def run_backward(self, gS, gM, extra: tuple = (), tail: tuple = ()):
+    def backward(self, gS, gM):
+        form = self.form
         gS = None if gS is None else flat_time(gS)
         gM = None if gM is None else flat_time(gM)
-        if self.smooth:
-            backward = type(self).backward_twin
-        else:
-            backward = kernel_for(f"{self.kernel}_backward", self.M)
-        return backward(gS, gM, self.S, self.M, *extra, *self.args, *tail)
+        run = form.backward_twin if self.smooth else kernel_for(f"{form.name}_backward", self.M)
+        if not form.learnable:
+            return (run(gS, gM, self.S, self.M, *self.args).reshape(self.shape),)
+        dX, dk = run(gS, gM, self.S, self.M, self.X, *self.args, self.want_k)
+        if not self.has_k:
+            return (dX.reshape(self.shape),)
+        dk = xp_of(dX).full(self.k_shape, dk, dtype=self.k_dtype) if self.want_k else None
+        return dX.reshape(self.shape), dk
+
+
+def run_form(where: str, form, x, args: tuple, surrogate, detach_reset, smooth=False, k=None):
+    """The functional entry point of a form: ``(S, M)`` over ``x [T, B, ...]`` (checked here)."""
+    x = as_time_input(where, x)
+    inputs = (x,) if k is None else (x, k)
+    return apply_fused(where, FormFunction, *inputs, form=form, args=tuple(args),
+                       surrogate=get_surrogate(surrogate), detach_reset=bool(detach_reset),
+                       smooth=bool(smooth))
 
 
 # ---------------------------------------------------------------------- state
@@ -130,11 +145,11 @@ class FusedNeuronFunction(Function):
 class NeuronState:
     """The state a single-step neuron carries from step ``t`` to ``t + 1``.
 
-    ``v``: the membrane carried into the next charge (form 1/3: ``U[t]``;
-    forms 2/4: the post-reset ``V[t]``); ``u``: the membrane compared with the
+    ``v``: the membrane carried into the next charge (form 1: ``U[t]``;
+    forms 2–5: the post-reset ``V[t]``); ``u``: the membrane compared with the
     threshold at step ``t`` (what ``return_membrane`` gives: ``U[t]`` or
-    ``H[t]``); ``s``: the spikes ``S[t]`` (drive the delayed reset of forms
-    1/3); ``dt``: ``Δt`` of step ``t + 1`` for the spike-time surrogate
+    ``H[t]``); ``s``: the spikes ``S[t]`` (drive the delayed reset of form
+    1); ``dt``: ``Δt`` of step ``t + 1`` for the spike-time surrogate
     (int array, ``None`` otherwise); ``t``: steps taken.
     """
 
@@ -151,6 +166,8 @@ class SpikingNeuron(Module):
     Subclasses define ``_multi(x) -> (S, U)`` (one fused Function) and
     ``_charge_fire_reset(x_t, state) -> (s, u, v)`` (one step of autograd ops),
     plus ``_rest(x_t)`` (the initial ``v``); ``strict`` picks the firing rule.
+    The layers of forms 1–4 are :class:`FormNeuron` s, which derive all of it from
+    their form; the noisy LIF (form 5) writes its own.
     """
 
     strict = True  # Θ(x) = [x > 0]; SpikingJelly forms use [x ≥ 0]
@@ -235,3 +252,43 @@ class SpikingNeuron(Module):
 
     def _charge_fire_reset(self, x_t, state, **overrides):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class FormNeuron(SpikingNeuron):
+    """The layer of a registered form (:mod:`refsnn.neurons.forms`): its kernel arguments say it all.
+
+    A subclass sets ``form_name`` and defines :meth:`kernel_args`; the fused multi-step path
+    (:class:`FormFunction`), the single step (the form's charge, the shared fire and reset),
+    the firing rule and the resting membrane follow from the form.  For a form with a
+    learnable constant, ``kernel_args()[0]`` may be a Tensor (PLIF's ``sigmoid(w)``).
+    """
+
+    form_name = ""
+
+    @property
+    def form(self):
+        from refsnn.neurons.forms import FORMS
+
+        return FORMS[self.form_name]
+
+    @property
+    def strict(self) -> bool:
+        return self.form.equations.STRICT
+
+    def kernel_args(self, **overrides) -> tuple:  # pragma: no cover - abstract
+        """The form's kernel arguments after ``X`` (per-call ``overrides`` where the form has any)."""
+        raise NotImplementedError
+
+    def _multi(self, x, **overrides):
+        args = self.kernel_args(**overrides)
+        k = args[0] if isinstance(args[0], Tensor) else None
+        return run_form(type(self).__name__, self.form, x, args, self.surrogate, self.detach_reset,
+                        k=k)
+
+    def _charge_fire_reset(self, x_t, state, **overrides):
+        p, reset, _ = self.form.bind(type(self).__name__, *self.kernel_args(**overrides))
+        return self._form_step(self.form.equations, x_t, state, p, reset)
+
+    def _rest(self, x_t) -> Tensor:
+        v0 = self.form.bind(type(self).__name__, *self.kernel_args())[2]
+        return Tensor(xp_of(x_t.data).full(x_t.shape, v0, dtype=x_t.dtype))

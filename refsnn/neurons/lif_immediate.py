@@ -2,19 +2,33 @@
 
 Per neuron, over ``t = 1..T`` from ``V[0] = 0``::
 
-    H[t] = λ·V[t-1] + X[t]                      (λ = 1: IF, no leak)
-    S[t] = [H[t] − θ ≥ 0]                      (Sharmin Eq. 3: fires on reaching θ)
-    soft: V[t] = H[t] − θ·S[t]
-    hard: V[t] = (1 − S[t])·H[t] + S[t]·V_reset
+    H[t] = λ·V[t-1] + X[t]                     (charge; λ = 1 is IF, no leak)
+    S[t] = [H[t] − θ ≥ 0]                      (Sharmin Eq. 3: fires on *reaching* θ)
+    soft (Reset.SOFT): V[t] = H[t] − θ·S[t]
+    hard (Reset.HARD): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
 
-``x`` is ``[T, B, ...]``; spikes come back in its shape and dtype, and with
-``return_membrane`` so does ``H`` — the pre-reset membrane that is compared
-with θ (the post-reset ``V`` follows from ``H`` and ``S`` by the formulas
-above).  BPTT evaluates the surrogate at ``H[t] − θ``; ``detach_reset=True``
-(default, as the hybrid-conversion code resets with a hard comparison) keeps
-the gradient out of the reset.  Study values: IF with per-layer θ from
-threshold balancing for conversion; λ = 0.99 with the linear (a = 0.3) or
-spike-time (α = 0.3, β = 0.01) surrogate for training.
+BPTT (``δH[t] = dL/dH[t]``, ``δV[t] = λ·δH[t+1]``, ``δV[T] = 0``, ``g[t] = σ'(H[t] − θ)``)::
+
+    δH[t] = gH[t] + g[t]·(gS[t] + [not detach]·δV[t]·∂V/∂S) + δV[t]·∂V/∂H
+    soft: ∂V/∂H = 1,          ∂V/∂S = −θ
+    hard: ∂V/∂H = 1 − S[t],   ∂V/∂S = V_reset − H[t]
+    dX[t] = δH[t]
+
+Kernels (``numpy`` backend; ``accel.cupy`` mirrors them)::
+
+    lif_immediate_forward(X, lam, theta, reset, v_reset) -> (S [T,N], H [T,N])
+    lif_immediate_backward(gS, gH, S, H, lam, theta, reset, v_reset,
+                           sg_kind, sg_a, sg_b, detach_reset) -> dX [T,N]
+
+The membrane returned is ``H``, the pre-reset potential compared with θ and at which the
+surrogate is evaluated; the post-reset ``V`` is a function of ``(H, S)`` and is never stored.
+Memory: BPTT keeps ``S`` and ``H`` (8 B/element in float32).  The loops are
+:mod:`refsnn.kernels._fused`'s with this charge and partials, ``p = (θ, V_reset, λ)``.
+
+The layer: ``detach_reset=True`` (default, as the hybrid-conversion code resets with a hard
+comparison) keeps the gradient out of the reset.  Study values: IF with per-layer θ from
+threshold balancing for conversion; λ = 0.99 with the linear (a = 0.3) or spike-time
+(α = 0.3, β = 0.01) surrogate for training.
 
 >>> import numpy as np
 >>> x = np.full((4, 1), 0.6, np.float32)
@@ -25,26 +39,56 @@ spike-time (α = 0.3, β = 0.01) surrogate for training.
 
 from __future__ import annotations
 
-from refsnn.kernels import lif_immediate as form
+import sys
+
+from numba import njit
+
+from refsnn.kernels import _fused
+from refsnn.kernels._common import SOFT
 from refsnn.kernels.codes import reset_code
-from refsnn.kernels.lif_immediate import lif_immediate_backward_twin, lif_immediate_forward_twin
-from refsnn.neurons.base import FusedNeuronFunction, SpikingNeuron, apply_fused, as_time_input
-from refsnn.neurons.surrogate import get_surrogate
+from refsnn.neurons.base import FormNeuron, run_form
+from refsnn.neurons.forms import Form, register_form
 from refsnn.validation import check_interval, check_positive, check_real
 
+STRICT = False  # Sharmin Eq. 3: S[t] = [H[t] ≥ θ]
+IMMEDIATE = True  # V[t] = reset(H[t], S[t]) right after firing
+PARAMS = ("theta", "v_reset", "lam")
 
-class LIFImmediateFunction(FusedNeuronFunction):
-    """``x [T, ...] → (S, H)`` by the fused form-2 kernel; BPTT ``(gS, gH) → dx``."""
 
-    kernel = "lif_immediate"
-    forward_twin = staticmethod(lif_immediate_forward_twin)
-    backward_twin = staticmethod(lif_immediate_backward_twin)
+@njit(inline="always")
+def charge(v, r, x, p, mode, one):
+    """``H[t] = λ·V[t-1] + X[t]`` with ``p = (θ, V_reset, λ)`` (``r``, ``mode`` unused)."""
+    lam = p[2]
+    return lam * v + x
 
-    def forward(self, x, *, lam, theta, reset, v_reset, surrogate, detach_reset, smooth=False):
-        return self.run_forward(x, (lam, theta, reset, v_reset), surrogate, detach_reset, smooth)
 
-    def backward(self, gS, gH):
-        return (self.run_backward(gS, gH).reshape(self.shape),)
+@njit(inline="always")
+def partials(h, s, p, mode, one):
+    """``(λ, ∂V/∂H, ∂V/∂S)``: soft ``(λ, 1, −θ)``; hard ``(λ, 1 − S, V_reset − H)``."""
+    theta, v_reset, lam = p
+    if mode == SOFT:
+        return lam, one, -theta
+    return lam, one - s, v_reset - h
+
+
+CUDA = {  # the same charge and partials for the template of accel.cupy._fused
+    "charge": "lam * v + x",
+    "partials": "leak = lam; if (reset == RS_RESET_SOFT) { cu = one; cs = -theta; } "
+                "else { cu = one - s; cs = v_reset - h; }",
+}
+
+
+@njit(parallel=True, cache=True)
+def _forward_nb(X, p, v0, mode, one, zero, S, H, bad):
+    _fused.fused_forward(charge, STRICT, IMMEDIATE, X, p, v0, mode, one, zero, S, H, bad)
+
+
+@njit(parallel=True, cache=True)
+def _backward_nb(gS, has_gS, gH, has_gH, S, H, X, p, v0, mode, kind, c0, c1, table, detach,
+                 grad_k, one, zero, dX, partial):
+    _fused.fused_backward(partials, _fused.unit_gain, _fused.no_dcharge, STRICT, IMMEDIATE, gS,
+                          has_gS, gH, has_gH, S, H, X, p, v0, mode, kind, c0, c1, table, detach,
+                          grad_k, one, zero, dX, partial)
 
 
 def _check(where, lam, theta, reset, v_reset):
@@ -53,25 +97,24 @@ def _check(where, lam, theta, reset, v_reset):
             check_real(where, "v_reset", v_reset))
 
 
+def bind(where, lam, theta, reset, v_reset):
+    """Kernel arguments → ``(p = (θ, V_reset, λ), reset code, v0 = 0)``."""
+    return (theta, v_reset, lam), reset_code(where, reset), 0.0
+
+
 def lif_immediate(x, lam=1.0, theta=1.0, reset="soft", v_reset=0.0, surrogate="linear",
                   detach_reset=True, return_membrane=False, smooth=False):
     """Form-2 LIF/IF over ``x [T, B, ...]``: spikes, or ``(spikes, H)`` with ``return_membrane``.
 
     ``lam`` ∈ (0, 1] (1 = IF); ``theta`` > 0; ``reset`` ``"soft"`` | ``"hard"`` (aliases
-    ``"subtract"`` | ``"zero"``)
-    (``v_reset`` is used by the hard reset only).
+    ``"subtract"`` | ``"zero"``; ``v_reset`` is used by the hard reset only).
     """
-    lam, theta, code, v_reset = _check("lif_immediate", lam, theta, reset, v_reset)
-    sg = get_surrogate(surrogate)
-    x = as_time_input("lif_immediate", x)
-    S, H = apply_fused(
-        "lif_immediate", LIFImmediateFunction, x, lam=lam, theta=theta, reset=code,
-        v_reset=v_reset, surrogate=sg, detach_reset=bool(detach_reset), smooth=bool(smooth),
-    )
+    args = _check("lif_immediate", lam, theta, reset, v_reset)
+    S, H = run_form("lif_immediate", FORM, x, args, surrogate, detach_reset, smooth)
     return (S, H) if return_membrane else S
 
 
-class LIFImmediate(SpikingNeuron):
+class LIFImmediate(FormNeuron):
     """Form-2 layer: ``forward(x[T,B,...])``, ``step(x_t, state)``; ``state.v`` is post-reset ``V``.
 
     >>> import numpy as np
@@ -80,7 +123,7 @@ class LIFImmediate(SpikingNeuron):
     ([1.0, 0.0], [0.5, 0.5])
     """
 
-    strict = False  # fires on H − θ ≥ 0
+    form_name = "lif_immediate"
 
     def __init__(self, lam=1.0, theta=1.0, reset="soft", v_reset=0.0, surrogate="linear",
                  detach_reset=True, return_membrane=False):
@@ -89,15 +132,8 @@ class LIFImmediate(SpikingNeuron):
             type(self).__name__, lam, theta, reset, v_reset)
         self.reset = reset
 
-    def _multi(self, x):
-        return LIFImmediateFunction.apply(
-            x, lam=self.lam, theta=self.theta, reset=self.reset_code, v_reset=self.v_reset,
-            surrogate=self.surrogate, detach_reset=self.detach_reset,
-        )
-
-    def _charge_fire_reset(self, x_t, state):
-        return self._form_step(form, x_t, state, (self.theta, self.v_reset, self.lam),
-                               self.reset_code)
+    def kernel_args(self):
+        return self.lam, self.theta, self.reset_code, self.v_reset
 
     def __repr__(self):
         return (f"{type(self).__name__}(lam={self.lam}, theta={self.theta}, reset={self.reset!r}, "
@@ -117,3 +153,9 @@ class IF(LIFImmediate):
                  detach_reset=True, return_membrane=False):
         super().__init__(1.0, theta, reset, v_reset, surrogate, detach_reset, return_membrane)
 
+
+FORM = register_form(Form(
+    "lif_immediate", sys.modules[__name__], bind, membrane="H", layer=LIFImmediate,
+    examples=(dict(lam=0.9, theta=1.0, reset="soft"), dict(lam=0.9, theta=1.1, reset="hard",
+                                                           v_reset=-0.2), dict(lam=1.0)),
+))

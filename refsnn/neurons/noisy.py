@@ -1,53 +1,342 @@
-"""Noisy LIF (DESIGN form 5, TGO): stochastic firing with probability σ((H − θ)/T_noise).
+"""Form 5 — noisy LIF (TGO): stochastic firing with probability σ((H − θ)/T_noise); the whole form.
 
-The neuron charges like form 2 (immediate reset), ``H[t] = λ·V[t-1] + X[t]``,
-and fires with probability ``p[t] = σ((H[t] − θ)/T_noise)``:
+Per neuron, over ``t = 1..T`` from ``V[0] = 0`` (the charge of form 2, immediate reset)::
 
-* training (``training=True``, or ``stochastic=True`` at evaluation): ``S[t] = [u[t] < p[t]]``
-  with ``u ~ U(0,1)`` drawn as one ``[T, N]`` array from the explicit Generator ``rng``;
-* evaluation (default): the deterministic threshold ``S[t] = Θ(H[t] − θ)``;
-* ``expectation=True``: ``S[t] = p[t]`` itself — the smooth mean-field twin whose
-  exact gradient is the one every mode uses.
+    H[t] = λ·V[t-1] + X[t]
+    p[t] = σ((H[t] − θ)/T_noise),  σ(z) = 1/(1 + e^{−z})
+    mode 0  "threshold"   S[t] = Θ(H[t] − θ)         (evaluation, the default; Θ strict)
+    mode 1  "bernoulli"   S[t] = [u[t] < p[t]]       (training; u ~ U(0,1), one [T, N] draw)
+    mode 2  "expectation" S[t] = p[t]                (the smooth mean-field twin, gradcheck)
+    soft (Reset.SOFT): V[t] = H[t] − θ·S[t];   hard (Reset.HARD): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
 
-Reset: soft ``V = H − θ·S`` or hard ``V = (1 − S)·H + S·V_reset``.  Gradient
-"through the expectation": ``dS/dH = p(1 − p)/T_noise``; with
-``detach_reset=True`` (form 2's default) the reset term carries no gradient.
-Full BPTT equations: :mod:`refsnn.kernels.noisy`.  The membrane returned on
-request is ``H``, the pre-reset potential compared with θ (the quantity the
-TGO threshold-guarding loss pushes away from θ); gradients flow into it too.
+Gradient "through the expectation": every mode uses ``dS/dH = dp/dH = p(1 − p)/T_noise``
+(exact in mode 2).  BPTT with ``δV[t] = λ·δH[t+1]``, ``δV[T] = 0``, ``g[t] = p(1 − p)/T_noise``::
 
-Defaults ``λ = 0.5, θ = 1, T_noise = 0.1`` are placeholders (SpikingJelly's
-τ = 2 decay); the TGO example sets its own.
+    δH[t] = gH[t] + g[t]·(gS[t] + [not detach]·δV[t]·∂V/∂S) + δV[t]·∂V/∂H
+    soft: ∂V/∂H = 1, ∂V/∂S = −θ;   hard: ∂V/∂H = 1 − S[t], ∂V/∂S = V_reset − H[t];   dX = δH
 
-Shapes: ``x`` is ``[T, B, ...]`` (time first); spikes and membrane have the same
-shape and dtype (float32 in, float32 out).
+Kernels (``numpy`` backend; ``accel.cupy.noisy`` mirrors them with this file's ``CUDA_SOURCE``)::
 
->>> import numpy as np
+    noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode) -> (S, H)
+    noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset) -> dX
+
+``X`` [T,N] float32/64 C-contiguous; ``U`` [T,N] uniforms in [0,1) in X's dtype for mode 1
+(ignored, may be None, otherwise); ``S`` in X's dtype (0/1, or ``p`` in mode 2); non-finite
+``X`` are counted in the forward's pass and raise.  This form keeps its own loops (they share
+the reset and the recurrence ``bptt_delta`` of :mod:`refsnn.kernels._common`): the Bernoulli
+test and the float64 probability do not fit the shared fused loop of forms 1–4.
+
+Precision.  ``λ, θ, V_reset`` are cast to X's dtype and the charge/reset arithmetic runs in
+that dtype; ``p`` and ``g`` are computed in float64 from ``float64(H)`` (``σ`` as
+``1/(1+e^{−z})`` for ``z ≥ 0``, ``e^{z}/(1+e^{z})`` otherwise) and the Bernoulli test is
+``float64(u) < p``, so kernel, twin and GPU take identical spike decisions given the same
+``U``; ``g`` is rounded to X's dtype before the recursion.  ``p = 0`` never fires, ``p = 1``
+always does.  The uniforms come from the caller's explicit ``numpy.random.Generator``.
+
+The layer: with ``detach_reset=True`` (form 2's default) the reset carries no gradient; the
+membrane returned on request is ``H`` (what TGO's threshold-guarding loss pushes away from
+θ).  Defaults ``λ = 0.5, θ = 1, T_noise = 0.1`` are placeholders (SpikingJelly's τ = 2
+decay); the TGO example sets its own.  ``x`` is ``[T, B, ...]``; spikes and membrane have
+its shape and dtype.
+
 >>> x = np.full((4, 1, 3), 0.7, np.float32)
 >>> s = noisy_lif(x, lam=1.0, theta=1.0, t_noise=0.1, training=False)
 >>> s.data[:, 0, 0].tolist()
 [0.0, 1.0, 1.0, 0.0]
+>>> X = np.full((3, 2), 0.6, np.float32)                   # the kernel, threshold mode
+>>> noisy_lif_forward(X, None, 1.0, 1.0, 0.1, 0, 0.0, 0)[0].ravel().tolist()
+[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit, prange
 
 from refsnn.autograd import Function, Tensor
-from refsnn.backend import kernel_for, xp_of
-from refsnn.kernels._common import reset_membrane
-from refsnn.kernels.codes import reset_code
-from refsnn.kernels.noisy import (
-    MODE_BERNOULLI,
-    MODE_EXPECTATION,
-    MODE_THRESHOLD,
-    noisy_lif_backward_twin,
-    noisy_lif_forward_twin,
+from refsnn.backend import kernel_for, register_kernel, xp_of
+from refsnn.kernels._common import (
+    BLOCK,
+    SOFT,
+    bptt_delta,
+    bptt_twin_step,
+    check_input,
+    check_reset,
+    empty_out,
+    forward_done,
+    grad_arg,
+    n_blocks,
+    reset_membrane,
+    reset_nb,
+    spikes_arg,
+    typed,
 )
-from refsnn.neurons.base import FusedNeuronFunction, SpikingNeuron, apply_fused, as_time_input
+from refsnn.kernels.codes import reset_code
+from refsnn.neurons.base import SpikingNeuron, apply_fused, as_time_input, flat_time
 from refsnn.neurons.surrogate import Sigmoid
 from refsnn.nn.init import as_generator
-from refsnn.validation import check_interval, check_positive, check_real
+from refsnn.validation import check_interval, check_mode, check_positive, check_real
+
+MODE_THRESHOLD, MODE_BERNOULLI, MODE_EXPECTATION = 0, 1, 2
+MODES = {"threshold": MODE_THRESHOLD, "bernoulli": MODE_BERNOULLI, "expectation": MODE_EXPECTATION}
+_BERNOULLI, _EXPECTATION = MODE_BERNOULLI, MODE_EXPECTATION
+
+
+def _check_mode(where: str, mode) -> int:
+    if isinstance(mode, (int, np.integer)) and not isinstance(mode, bool) and mode in (0, 1, 2):
+        return int(mode)
+    return check_mode(where, "mode", mode, MODES)
+
+
+def _check_t_noise(where: str, t_noise) -> float:
+    return check_positive(where, "t_noise", t_noise)
+
+
+def _sigmoid64_np(z: np.ndarray) -> np.ndarray:
+    """σ(z) in float64, the two-branch stable form used by the kernel."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+# ----------------------------------------------------------------- NumPy twins
+
+
+def noisy_lif_forward_twin(X, U, lam, theta, t_noise, reset, v_reset, mode):
+    """Readable forward: ``(S, H)`` (see module docstring)."""
+    T, N = X.shape
+    lam, theta, v_reset, one = typed(X.dtype, lam, theta, v_reset, 1)
+    th64, tn = np.float64(theta), np.float64(t_noise)
+    H = np.empty_like(X)
+    S = np.empty_like(X)
+    v = np.zeros(N, dtype=X.dtype)
+    for t in range(T):
+        h = lam * v + X[t]
+        H[t] = h
+        if mode == MODE_THRESHOLD:
+            S[t] = h > theta
+        else:
+            p = _sigmoid64_np((h.astype(np.float64) - th64) / tn)
+            S[t] = U[t].astype(np.float64) < p if mode == MODE_BERNOULLI else p
+        v = reset_membrane(h, S[t], theta, v_reset, reset)
+    return S, H
+
+
+def noisy_lif_backward_twin(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset):
+    """Readable BPTT: ``dX`` (see module docstring)."""
+    T, N = H.shape
+    lam, theta, v_reset, one = typed(H.dtype, lam, theta, v_reset, 1)
+    th64, tn = np.float64(theta), np.float64(t_noise)
+    dX = np.empty_like(H)
+    d = np.zeros(N, dtype=H.dtype)  # δH[t+1]
+    for t in reversed(range(T)):
+        p = _sigmoid64_np((H[t].astype(np.float64) - th64) / tn)
+        g = (p * (1.0 - p) / tn).astype(H.dtype)
+        dv = lam * d  # δV[t]
+        if reset == SOFT:
+            ch, cs = one, -theta
+        else:
+            ch, cs = one - S[t], v_reset - H[t]
+        d = bptt_twin_step(None if gH is None else gH[t], g, None if gS is None else gS[t],
+                           dv, cs, ch, detach_reset)
+        dX[t] = d
+    return dX
+
+
+# --------------------------------------------------------------- Numba kernels
+
+
+@njit(cache=True, inline="always")
+def _sigmoid64(z):
+    if z >= 0.0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+@njit(parallel=True, cache=True)
+def _forward_nb(X, U, lam, theta, t_noise, reset, v_reset, mode, one, zero, S, H, bad):
+    T, N = X.shape
+    th64 = np.float64(theta)
+    for blk in prange((N + BLOCK - 1) // BLOCK):
+        n0 = blk * BLOCK
+        m = min(N, n0 + BLOCK) - n0
+        v = np.zeros(m, dtype=X.dtype)
+        nonfinite = 0  # (x − x) ≠ 0 exactly when x is NaN or ±inf
+        for t in range(T):
+            for j in range(m):
+                n = n0 + j
+                x = X[t, n]
+                nonfinite += (x - x) != zero
+                h = lam * v[j] + x
+                H[t, n] = h
+                if mode == _BERNOULLI:
+                    p = _sigmoid64((np.float64(h) - th64) / t_noise)
+                    S[t, n] = one if np.float64(U[t, n]) < p else zero
+                elif mode == _EXPECTATION:
+                    S[t, n] = _sigmoid64((np.float64(h) - th64) / t_noise)  # p, rounded to F
+                else:
+                    S[t, n] = one if h > theta else zero
+                v[j] = reset_nb(h, S[t, n], theta, v_reset, reset, one)
+        bad[blk] = nonfinite
+
+
+@njit(parallel=True, cache=True)
+def _backward_nb(gS, has_gS, gH, has_gH, S, H, lam, theta, t_noise, reset, v_reset, detach,
+                 one, zero, dX):
+    T, N = H.shape
+    th64 = np.float64(theta)
+    for blk in prange((N + BLOCK - 1) // BLOCK):
+        n0 = blk * BLOCK
+        m = min(N, n0 + BLOCK) - n0
+        d = np.zeros(m, dtype=H.dtype)  # δH[t+1]
+        g = np.empty(m, dtype=H.dtype)
+        for i in range(T - 1, -1, -1):
+            for j in range(m):
+                p = _sigmoid64((np.float64(H[i, n0 + j]) - th64) / t_noise)
+                g[j] = p * (1.0 - p) / t_noise
+            for j in range(m):
+                n = n0 + j
+                h = H[i, n]
+                if reset == SOFT:
+                    ch = one
+                    cs = -theta
+                else:
+                    ch = one - S[i, n]
+                    cs = v_reset - h
+                delta = bptt_delta(gH[i, n] if has_gH else zero, g[j],
+                                   gS[i, n] if has_gS else zero, lam * d[j],
+                                   zero if detach else cs, ch)  # δ′ = δV[t] = λ·δH[t+1]
+                d[j] = delta
+                dX[i, n] = delta
+
+
+def _uniforms(where: str, U, X, mode: int):
+    if mode != MODE_BERNOULLI:
+        return np.zeros((1, 1), X.dtype)
+    if not isinstance(U, np.ndarray):
+        raise TypeError(f"{where}: mode 1 (bernoulli) needs U, a numpy.ndarray of uniforms; "
+                        f"got {type(U).__name__}")
+    if U.shape != X.shape:
+        raise ValueError(f"{where}: U has shape {U.shape}, expected {X.shape}")
+    return np.ascontiguousarray(U, dtype=X.dtype)
+
+
+def noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode):
+    """Fused forward: ``(S, H)`` in X's dtype (see module docstring)."""
+    where = "noisy_lif_forward"
+    check_input(where, X)
+    reset = check_reset(where, reset)
+    mode = _check_mode(where, mode)
+    tn = _check_t_noise(where, t_noise)
+    U_ = _uniforms(where, U, X, mode)
+    S, H = empty_out(X.shape, X.dtype), empty_out(X.shape, X.dtype)
+    bad = np.zeros(n_blocks(X.shape[1]), dtype=np.int64)
+    lam_, th, vr, one, zero = typed(X.dtype, lam, theta, v_reset, 1, 0)
+    _forward_nb(X, U_, lam_, th, tn, reset, vr, mode, one, zero, S, H, bad)
+    forward_done(where, bad.sum())
+    return S, H
+
+
+def noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset):
+    """Fused BPTT: ``dX [T,N]`` (see module docstring)."""
+    where = "noisy_lif_backward"
+    check_input(where, H)
+    reset = check_reset(where, reset)
+    tn = _check_t_noise(where, t_noise)
+    gS_, has_gS = grad_arg(where, "gS", gS, H)
+    gH_, has_gH = grad_arg(where, "gH", gH, H)
+    S_ = spikes_arg(where, S, H)
+    one, zero, lam_, th, vr = typed(H.dtype, 1, 0, lam, theta, v_reset)
+    dX = empty_out(H.shape, H.dtype)
+    _backward_nb(gS_, has_gS, gH_, has_gH, S_, H, lam_, th, tn, reset, vr, bool(detach_reset),
+                 one, zero, dX)
+    return dX
+
+
+register_kernel("numpy", "noisy_lif_forward", noisy_lif_forward)
+register_kernel("numpy", "noisy_lif_backward", noisy_lif_backward)
+
+# The same forward and BPTT in CUDA (launched by accel.cupy.noisy).
+CUDA_SOURCE = f"""
+#define RS_NOISY_BERNOULLI {MODE_BERNOULLI}
+#define RS_NOISY_EXPECTATION {MODE_EXPECTATION}
+""" + r"""
+// sigma(z) in double, the two-branch stable form of the reference.
+__device__ __forceinline__ double sigmoid64(double z) {
+    if (z >= 0.0) return 1.0 / (1.0 + exp(-z));
+    double e = exp(z);
+    return e / (1.0 + e);
+}
+
+// Forward: one thread per neuron; S holds 0/1 (modes 0, 1) or p (mode 2) in F.
+template <typename F>
+__global__ void noisy_lif_forward(const F* X, const F* U, F* S, F* H, unsigned int* bad,
+                                  long long T, long long N, F lam, F theta, double t_noise,
+                                  int reset, F v_reset, int mode) {
+    long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (n >= N) return;
+    const F one = F(1), zero = F(0);
+    const double th64 = (double)theta;
+    unsigned int nonfinite = 0;
+    F v = zero;
+    for (long long t = 0; t < T; ++t) {
+        long long i = t * N + n;
+        F x = X[i];
+        nonfinite += rs_nonfinite(x);
+        F h = lam * v + x;
+        H[i] = h;
+        F s;
+        if (mode == RS_NOISY_BERNOULLI) {
+            double p = sigmoid64(((double)h - th64) / t_noise);
+            s = ((double)U[i] < p) ? one : zero;
+        } else if (mode == RS_NOISY_EXPECTATION) {
+            s = (F)sigmoid64(((double)h - th64) / t_noise);
+        } else {
+            s = (h > theta) ? one : zero;
+        }
+        S[i] = s;
+        v = rs_reset<F>(h, s, theta, v_reset, reset);
+    }
+    bad[n] = nonfinite;
+}
+
+// BPTT: one thread per neuron, t = T-1..0.
+template <typename F>
+__global__ void noisy_lif_backward(const F* gS, int has_gS, const F* gH, int has_gH,
+                                   const F* S, const F* H, F* dX, long long T, long long N,
+                                   F lam, F theta, double t_noise, int reset, F v_reset,
+                                   int detach) {
+    long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (n >= N) return;
+    const F one = F(1), zero = F(0);
+    const double th64 = (double)theta;
+    F d = zero;
+    for (long long i = T - 1; i >= 0; --i) {
+        long long k = i * N + n;
+        F h = H[k];
+        double p = sigmoid64(((double)h - th64) / t_noise);
+        F g = (F)(p * (1.0 - p) / t_noise);
+        F dv = lam * d;
+        F ch, cs;
+        if (reset == RS_RESET_SOFT) {
+            ch = one;
+            cs = -theta;
+        } else {
+            ch = one - S[k];
+            cs = v_reset - h;
+        }
+        F delta = bptt_delta<F>(has_gH ? gH[k] : zero, g, has_gS ? gS[k] : zero, dv, cs, ch,
+                                detach);
+        d = delta;
+        dX[k] = delta;
+    }
+}
+"""
+
+
+# ------------------------------------------------------------ autograd Function and layer
 
 
 def _check(where, lam, theta, t_noise, reset, v_reset):
@@ -56,7 +345,7 @@ def _check(where, lam, theta, t_noise, reset, v_reset):
             reset_code(where, reset), check_real(where, "v_reset", v_reset))
 
 
-class NoisyLIFFunction(FusedNeuronFunction):
+class NoisyLIFFunction(Function):
     """One fused noisy-LIF layer: ``x [T, ...] → (S, H)``; backward gives ``dx``.
 
     Options: ``u`` (uniforms ``[T, N]`` for the Bernoulli mode, else None), ``lam``,
@@ -65,20 +354,19 @@ class NoisyLIFFunction(FusedNeuronFunction):
     ``S`` comes back as floats in ``x``'s dtype (the kernel's own array).
     """
 
-    kernel = "noisy_lif"
-    forward_twin = staticmethod(noisy_lif_forward_twin)
-    backward_twin = staticmethod(noisy_lif_backward_twin)
-
     def forward(self, x, *, u, lam, theta, t_noise, reset, v_reset, mode, detach_reset):
-        self.shape, self.smooth = x.shape, False
-        X = xp_of(x).ascontiguousarray(x.reshape(x.shape[0], -1))
+        self.shape = x.shape
+        X = flat_time(x)
         self.S, self.M = kernel_for("noisy_lif_forward", X)(
             X, u, lam, theta, t_noise, reset, v_reset, mode)
         self.args = (lam, theta, t_noise, reset, v_reset, bool(detach_reset))
         return self.S.reshape(self.shape), self.M.reshape(self.shape)
 
     def backward(self, gS, gH):
-        return (self.run_backward(gS, gH).reshape(self.shape),)
+        gS = None if gS is None else flat_time(gS)
+        gH = None if gH is None else flat_time(gH)
+        dX = kernel_for("noisy_lif_backward", self.M)(gS, gH, self.S, self.M, *self.args)
+        return (dX.reshape(self.shape),)
 
 
 def noisy_lif(

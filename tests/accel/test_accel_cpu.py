@@ -250,19 +250,20 @@ def test_host_emulator_checks_arguments_like_a_strict_launch(emulated_cupy):
     S, U = np.empty((2, 3), np.float32), np.empty((2, 3), np.float32)
     bad = np.full(3, 7, np.uint32)
     X[0, 1] = np.nan
-    good = (X, S, U, bad, np.int64(2), np.int64(3), np.float32(0.7), np.float32(1.0),
-            np.int32(0))
+    # template arguments: X, S, M, bad, T, N, p = (theta, v_reset, beta), reset, v0
+    good = (X, S, U, bad, np.int64(2), np.int64(3), np.float32(1.0), np.float32(0.0),
+            np.float32(0.7), np.int32(0), np.float32(0.0))
     fn((1,), (256,), good)
     assert U[1, ::2].tolist() == pytest.approx([1.7] * 2) and S[1, ::2].tolist() == [1.0, 1.0]
     assert bad.tolist() == [0, 1, 0]  # the non-finite count, per neuron, from the same pass
     with pytest.raises(TypeError, match="argument reset must be int32, got int64"):
-        fn((1,), (256,), good[:8] + (np.int64(0),))
+        fn((1,), (256,), good[:9] + (np.int64(0),) + good[10:])
     with pytest.raises(TypeError, match="argument beta must be float32, got float"):
-        fn((1,), (256,), good[:6] + (0.7,) + good[7:])
-    with pytest.raises(TypeError, match="argument U has dtype float64"):
+        fn((1,), (256,), good[:8] + (0.7,) + good[9:])
+    with pytest.raises(TypeError, match="argument M has dtype float64"):
         fn((1,), (256,), good[:2] + (U.astype(np.float64),) + good[3:])
-    with pytest.raises(TypeError, match="expected 9 arguments"):
-        fn((1,), (256,), good[:8])
+    with pytest.raises(TypeError, match="expected 11 arguments"):
+        fn((1,), (256,), good[:10])
     with pytest.raises(KeyError, match="no CUDA kernel"):
         src.function("lif_delayed_sideways", np.float32)
     with pytest.raises(TypeError, match="no lif_delayed_forward kernel for dtype float16"):

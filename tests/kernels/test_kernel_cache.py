@@ -1,10 +1,10 @@
 """The Numba cache cannot serve a stale kernel: editing an inlined callee recompiles.
 
-The fused kernels are ``cache=True`` and inline ``sg_row`` from
-``refsnn/kernels/surrogate.py``.  This test copies the package to a temporary
-directory, compiles and caches a kernel in one subprocess, checks that a
-second subprocess loads it from the cache, then edits the fast-sigmoid line of
-``sg_row`` in the copy (``1/q²`` → ``2/q²``) and requires a third subprocess to
+The fused kernels (defined in the form files, e.g. ``refsnn/neurons/lif_delayed.py``) are
+``cache=True`` and inline ``sg_row`` from ``refsnn/kernels/surrogate.py``.  This test
+copies the package to a temporary directory, compiles and caches a kernel in one
+subprocess, checks that a second subprocess loads it from the cache, then edits the
+fast-sigmoid line of ``sg_row`` in the copy (``1/q²`` → ``2/q²``) and requires a third subprocess to
 see the edit.  With Numba's default key (the kernel file's own mtime and size)
 the third run loads the stale kernel and this test fails.
 """
@@ -23,13 +23,14 @@ import pytest
 import refsnn
 
 SCRIPT = r"""
-import json, sys
+import importlib, json, sys
 import numpy as np
-from refsnn.kernels import lif_delayed as K
+from refsnn.backend import kernel
+K = importlib.import_module("refsnn.neurons.lif_delayed")  # the form file (its _backward_nb)
 rng = np.random.default_rng(0)
 X = (0.7 * rng.standard_normal((6, 40)) + 0.4).astype(np.float32)
-S, U = K.lif_delayed_forward(X, 0.8, 1.0, 0)
-dX = K.lif_delayed_backward(np.ones_like(U), None, S, U, 0.8, 1.0, 0, 0, 25.0, 0.0, True)
+S, U = kernel("lif_delayed_forward")(X, 0.8, 1.0, 0)
+dX = kernel("lif_delayed_backward")(np.ones_like(U), None, S, U, 0.8, 1.0, 0, 0, 25.0, 0.0, True)
 print(json.dumps({"grad": dX.astype(float).ravel().tolist(),
                   "hits": sum(K._backward_nb.stats.cache_hits.values()),
                   "file": K.__file__}))
@@ -50,7 +51,9 @@ def _run(root: Path) -> dict:
 @pytest.mark.slow
 def test_editing_an_inlined_callee_invalidates_the_cached_kernel(tmp_path):
     src = Path(refsnn.__file__).resolve().parent
-    shutil.copytree(src, tmp_path / "refsnn", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("refsnn", "data_tools"):  # refsnn.nn.init imports data_tools
+        shutil.copytree(src.parent / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     first = _run(tmp_path)
     assert Path(first["file"]).resolve().is_relative_to(tmp_path)  # the copy, not the checkout
     assert first["hits"] == 0

@@ -11,16 +11,25 @@ import numpy as np
 import pytest
 
 from refsnn.backend import kernel, registered_kernels
-from refsnn.kernels import lif_decay as K3
-from refsnn.kernels import lif_delayed as K1
-from refsnn.kernels import lif_immediate as K2
-from refsnn.kernels import lif_sj as K4
 from refsnn.kernels._common import BLOCK, count_nonfinite
+from refsnn.neurons.forms import FORMS
 
 DTYPES = (np.float32, np.float64)
 SURROGATES = [(0, 25.0, 0.0), (1, 2.0, 0.0), (2, 4.0, 0.0), (3, 1.0, 0.0), (4, 0.3, 0.0),
               (5, 0.3, 0.01)]
 RTOL = {np.float32: 1e-6, np.float64: 1e-12}
+
+
+class _Kernels:
+    """``K.<name>_forward`` / ``_backward`` / ``_forward_twin`` / ``_backward_twin`` of one form."""
+
+    def __init__(self, name):
+        form = FORMS[name]
+        for part in ("forward", "backward", "forward_twin", "backward_twin"):
+            setattr(self, f"{name}_{part}", getattr(form, part))
+
+
+K1, K2, K3, K4 = (_Kernels(n) for n in ("lif_delayed", "lif_immediate", "lif_decay", "lif_sj"))
 
 
 def _inputs(rng, dtype, T=13, N=50):
@@ -39,9 +48,8 @@ def test_all_kernels_registered():
     names = registered_kernels("numpy")
     for form in ("lif_delayed", "lif_immediate", "lif_decay", "lif_sj"):
         assert f"{form}_forward" in names and f"{form}_backward" in names
-        assert kernel(f"{form}_forward") is getattr(
-            {"lif_delayed": K1, "lif_immediate": K2, "lif_decay": K3, "lif_sj": K4}[form],
-            f"{form}_forward")
+        assert kernel(f"{form}_forward") is FORMS[form].forward
+        assert kernel(f"{form}_backward") is FORMS[form].backward
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from refsnn.backend import kernel
-from refsnn.kernels.noisy import (
+from refsnn.neurons.noisy import (
     noisy_lif_backward,
     noisy_lif_backward_twin,
     noisy_lif_forward,
