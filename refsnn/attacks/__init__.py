@@ -12,6 +12,7 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
 * :func:`transfer` — craft on a source, accuracy on every target (black-box, §4).
 * :class:`Conv1Route`, :func:`conv1_input_gradient` — the SNN-crafted gradient for
   rate-coded inputs (Eq. 5–6, Algorithm 1).
+* :class:`GreedySD` — the SDBN study's greedy SD-weighted black-box attack through an Oracle.
 
 >>> import numpy as np
 >>> from refsnn.nn import Flatten, Linear, Sequential
@@ -27,6 +28,7 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
 
 from refsnn.attacks.base import Attack, AttackWarning, attack_mode
 from refsnn.attacks.fgsm_pgd import FGSM, PGD
+from refsnn.attacks.greedy_sd import GreedySD, GreedySDResult
 from refsnn.attacks.snn_crafted import Conv1Route, conv1_input_gradient
 from refsnn.attacks.transfer import TransferResult, accuracy, predict, transfer
 
@@ -34,4 +36,5 @@ __all__ = [
     "Attack", "AttackWarning", "attack_mode", "FGSM", "PGD",
     "Conv1Route", "conv1_input_gradient",
     "transfer", "TransferResult", "accuracy", "predict",
+    "GreedySD", "GreedySDResult",
 ]
