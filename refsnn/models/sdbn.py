@@ -133,6 +133,8 @@ class SDBN:
             raise ValueError(f"SDBN.fit: {len(epochs)} epoch counts for {len(self.rbms)} RBMs")
         v = self.rates(x)
         y = np.asarray(y)
+        if checkpoint_dir is not None:
+            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
         for i, (rbm, ep) in enumerate(zip(self.rbms, epochs)):
             path = None if checkpoint_dir is None else Path(checkpoint_dir) / f"rbm{i}.h5"
             top = i == len(self.rbms) - 1
@@ -140,7 +142,6 @@ class SDBN:
             if not top:
                 v = rbm.transform(v)
         return self
-
 
     def save(self, directory) -> None:
         """Write every RBM to ``directory/rbm{i}.h5`` (the files :meth:`fit` checkpoints to)."""
