@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from refsnn.backend import active_backend
 from refsnn.studies import _sdbn_parts as parts
 
 PAPER_DELTAS = (0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4)
@@ -182,13 +183,15 @@ def spiking_run(args, sdbn, xt, yt, rng):
 def main(argv=None) -> dict:
     args = parse(argv)
     log = lambda s: print(s, flush=True)  # noqa: E731
+    device = active_backend()  # recorded; the study itself runs on the host (NumPy/Numba)
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     x, y, xt, yt, source = parts.load_data(args.data, args.dataset, rng)
     x, y, xt, yt = x[:args.n_train], y[:args.n_train], xt[:args.n_test], yt[:args.n_test]
-    log(f"SDBN study on {source}: {len(x)} train / {len(xt)} test; SDBN 784-{args.hidden}-{args.hidden}-10 "
+    log(f"SDBN study on {source} (backend {device}; the study runs on the host)")
+    log(f"  {len(x)} train / {len(xt)} test; SDBN 784-{args.hidden}-{args.hidden}-10 "
         f"({args.epochs} epochs/RBM), DNN by SCG ({args.dnn_iters} iterations)")
     log("training the clean networks ...")
     sdbn = parts.train_sdbn(x, y, [args.hidden] * 2, args.epochs, args.seed, out / "checkpoints", log)
@@ -210,7 +213,8 @@ def main(argv=None) -> dict:
     fig3 = window_noise(args, nets, xt, yt, rng)
     log("greedy attack (Algorithm 1) ...")
     cases, sweep = attack_studies(args, sdbn, dnn, xt, yt, rng, out, log)
-    summary = dict(data=source, dataset=args.dataset, n_train=len(x), n_test=len(xt), seed=args.seed,
+    summary = dict(data=source, dataset=args.dataset, backend=device, n_train=len(x), n_test=len(xt),
+                   seed=args.seed,
                    settings={k: getattr(args, k) for k in ("hidden", "epochs", "dnn_iters", "deltas",
                                                            "train_deltas", "pairs", "d_max", "paper")},
                    accuracy=acc, paper_accuracy=PAPER_ACCURACY, spiking=spk, table_I=table, fig3=fig3,
