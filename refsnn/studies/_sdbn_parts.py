@@ -66,12 +66,12 @@ def add_noise(x, kind: str, delta: float, rng, window=None) -> np.ndarray:
     return np.clip(x + noise, 0.0, 1.0)
 
 
-def train_sdbn(x, y, sizes, epochs, seed, checkpoint_dir=None, log=print):
+def train_sdbn(x, y, sizes, epochs, seed, top="joint", checkpoint_dir=None, log=print):
     from refsnn.models import SDBN
 
-    net = SDBN(sizes=(784, *sizes), rng=seed)
+    net = SDBN(sizes=(784, *sizes), rng=seed, top=top)
     net.fit(x.reshape(len(x), -1), y, epochs=epochs, rng=seed + 1, checkpoint_dir=checkpoint_dir)
-    log(f"    SDBN trained ({epochs} epochs per RBM; reconstruction error of the last epoch "
+    log(f"    SDBN trained ({epochs} epochs per stage, top {top!r}; reconstruction error of the last epoch "
         f"{[round(r.history[-1], 5) if r.history else None for r in net.rbms]})")
     return net
 

@@ -67,10 +67,12 @@ def parse(argv):
     p.add_argument("--n-train", type=int)
     p.add_argument("--n-test", type=int)
     p.add_argument("--hidden", type=int, default=500)
-    p.add_argument("--epochs", type=int, help="PCD epochs per RBM (default 3; --paper 30)")
+    p.add_argument("--epochs", type=int, help="PCD epochs per stage (default 5; --paper 30)")
+    p.add_argument("--top", choices=("joint", "clamped"), default="joint",
+                   help="SDBN top rule (refsnn.models.sdbn): O'Connor's joint [h1, labels] <-> h2 or clamped")
     p.add_argument("--dnn-iters", type=int, help="SCG iterations (default 40; --paper 1000, trainscg)")
     p.add_argument("--deltas", type=_floats, help="test-noise δ list (default 0.02,0.1,0.15,0.2,0.4)")
-    p.add_argument("--train-deltas", type=_floats, help="δ for retraining on noisy data (default 0.02,0.15)")
+    p.add_argument("--train-deltas", type=_floats, help="δ for retraining on noisy data (default 0.1)")
     p.add_argument("--pairs", type=int, help="(image, target) pairs in the attack sweep (default 10)")
     p.add_argument("--d-max", type=float, default=22.0)
     p.add_argument("--sim-images", type=int, help="test images for the spiking run (default 100)")
@@ -78,8 +80,8 @@ def parse(argv):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/sdbn")
     a = p.parse_args(argv)
-    small = dict(n_train=2000, n_test=1000, epochs=3, dnn_iters=40, deltas=(0.02, 0.1, 0.15, 0.2, 0.4),
-                 train_deltas=(0.02, 0.15), pairs=10, sim_images=100)
+    small = dict(n_train=4000, n_test=1000, epochs=5, dnn_iters=40, deltas=(0.02, 0.1, 0.15, 0.2, 0.4),
+                 train_deltas=(0.1,), pairs=10, sim_images=100)
     paper = dict(n_train=None, n_test=None, epochs=30, dnn_iters=1000, deltas=PAPER_DELTAS,
                  train_deltas=PAPER_DELTAS, pairs=90, sim_images=1000)
     for k, v in (paper if a.paper else small).items():
@@ -107,7 +109,7 @@ def noise_table(args, nets, x, y, xt, yt, rng, log):
         for d in args.train_deltas:
             log(f"  retraining both networks on {dist} noise δ={d} ...")
             xtr = parts.add_noise(x, dist, d, rng)
-            sd = parts.train_sdbn(xtr, y, [args.hidden] * 2, args.epochs, args.seed, log=log)
+            sd = parts.train_sdbn(xtr, y, [args.hidden] * 2, args.epochs, args.seed, top=args.top, log=log)
             dn = parts.train_dnn(xtr, y, [args.hidden] * 2, args.dnn_iters, args.seed, log=log)
             fns = {"SDBN": lambda a, s=sd: s.predict_proba(a), "DNN": lambda a, n=dn: parts.dnn_proba(n, a)}
             xn = parts.add_noise(xt, dist, d, rng)
@@ -196,9 +198,10 @@ def main(argv=None) -> dict:
     x, y, xt, yt = x[:args.n_train], y[:args.n_train], xt[:args.n_test], yt[:args.n_test]
     log(f"SDBN study on {source} (backend {device}; the study runs on the host)")
     log(f"  {len(x)} train / {len(xt)} test; SDBN 784-{args.hidden}-{args.hidden}-10 "
-        f"({args.epochs} epochs/RBM), DNN by SCG ({args.dnn_iters} iterations)")
+        f"({args.epochs} epochs/stage, top {args.top}), DNN by SCG ({args.dnn_iters} iterations)")
     log("training the clean networks ...")
-    sdbn = parts.train_sdbn(x, y, [args.hidden] * 2, args.epochs, args.seed, out / "checkpoints", log)
+    ckdir = out / "checkpoints" / f"{args.dataset}-n{len(x)}-h{args.hidden}-{args.top}-seed{args.seed}"
+    sdbn = parts.train_sdbn(x, y, [args.hidden] * 2, args.epochs, args.seed, args.top, ckdir, log)
     dnn = parts.train_dnn(x, y, [args.hidden] * 2, args.dnn_iters, args.seed, log)
     nets = {"SDBN": lambda a: sdbn.predict_proba(a), "DNN": lambda a: parts.dnn_proba(dnn, a)}
     acc = {"SDBN": 100 * sdbn.accuracy(xt, yt),
@@ -219,7 +222,7 @@ def main(argv=None) -> dict:
     cases, sweep = attack_studies(args, sdbn, dnn, xt, yt, rng, out, log)
     summary = dict(data=source, dataset=args.dataset, backend=device, n_train=len(x), n_test=len(xt),
                    seed=args.seed,
-                   settings={k: getattr(args, k) for k in ("hidden", "epochs", "dnn_iters", "deltas",
+                   settings={k: getattr(args, k) for k in ("hidden", "epochs", "top", "dnn_iters", "deltas",
                                                            "train_deltas", "pairs", "d_max", "paper")},
                    accuracy=acc, paper_accuracy=PAPER_ACCURACY, spiking=spk, table_I=table, fig3=fig3,
                    cases=cases, paper_cases=PAPER_CASES, sweep=sweep, seconds=time.perf_counter() - t0)
