@@ -32,7 +32,8 @@ Queries go only through a :class:`refsnn.oracle.Oracle` answering probability
 rows: ``output="probs"`` (softmax of a DNN's logits) or ``output="logits"``
 for a model whose raw answer already is a probability row (the SDBN's rate
 shares, :meth:`refsnn.models.SDBN.predict_proba`; checked: rows ≥ 0 summing to
-1).  Cost: 1 query for ``X``, then ``2·N² + 1`` per iteration.
+1).  Cost: 1 query for ``X``, then ``2·N² + 1`` per iteration, plus ``2·N²`` for
+the Gap± batch of an update that is then refused (``D_MAX``) or impossible ("stalled").
 
 >>> import numpy as np
 >>> from refsnn.oracle import Oracle
