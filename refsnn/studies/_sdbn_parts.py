@@ -112,8 +112,12 @@ def oracles(sdbn, dnn, budget):
             "DNN": Oracle(lambda a: dnn_logits(dnn, a), budget, output="probs", classes=10, tag="dnn")}
 
 
+MAX_ITER = 100  # Algorithm 1 has no cap; pixels pushed back and forth can cycle below D_MAX forever
+
+
 def attack(oracle, image, target, n, m, d_max, stop_at_success=True):
-    return GreedySD(oracle, n=n, m=m, d_max=d_max, stop_at_success=stop_at_success)(image, target)
+    return GreedySD(oracle, n=n, m=m, d_max=d_max, stop_at_success=stop_at_success,
+                    max_iter=MAX_ITER)(image, target)
 
 
 def case_rows(res, target):

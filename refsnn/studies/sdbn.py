@@ -18,7 +18,9 @@ units' rate shares ``r/Σr``) and a DNN 784-500-500-10 (tanh, softmax) trained
 full-batch by scaled conjugate gradient.  The SDBN is evaluated with
 O'Connor's ``temp·N(0,1)`` Siegert input noise off (deterministic, used
 everywhere else) and on.  The attack's case studies run Algorithm 1 to
-``D_MAX`` (as the paper's tables do); the sweep stops at success.
+``D_MAX`` (as the paper's tables do); the sweep stops at success.  Both stop
+after 100 iterations (``max_iter``): pixels pushed back and forth can keep
+``D`` below ``D_MAX`` for ever.
 
 Writes ``summary.json`` and ``attack_cases.png`` (rows DNN I, DNN II, SDBN I,
 SDBN II; columns original | adversarial | difference, grey = 0) under ``--out``.
@@ -170,6 +172,8 @@ def attack_studies(args, sdbn, dnn, xt, yt, rng, out, log):
     for net, runs in sweep.items():
         ok = [r for r in runs if r["success"]]
         summary[net] = dict(pairs=len(runs), success_rate=len(ok) / max(len(runs), 1),
+                            stopped={k: sum(r["stopped"] == k for r in runs)
+                                     for k in ("success", "d_max", "stalled", "max_iter")},
                             mean_queries=float(np.mean([r["queries"] for r in runs])) if runs else None,
                             mean_queries_success=float(np.mean([r["queries"] for r in ok])) if ok else None,
                             mean_distance_success=float(np.mean([r["distance"] for r in ok])) if ok else None)
@@ -251,7 +255,7 @@ def report(s, log):
     log("\nAttack sweep (N=5, M=10, stop at success or D_MAX)")
     for net, r in s["sweep"]["summary"].items():
         log(f"  {net:5} pairs {r['pairs']:3}  success {100 * r['success_rate']:5.1f}%  mean queries "
-            f"{r['mean_queries']}  mean D of successes {r['mean_distance_success']}")
+            f"{r['mean_queries']}  mean D of successes {r['mean_distance_success']}  stops {r['stopped']}")
     sw = s["sweep"]["summary"]
     more = sw["DNN"]["success_rate"] > sw["SDBN"]["success_rate"]
     drop = [r for r in s["table_I"] if r["where"] == "test" and r["delta"] == 0.15]
