@@ -9,7 +9,7 @@ The paper trains on full MNIST (60k); here: MNIST-5k (or Fashion-MNIST with
 printed beside ours.
 
     python examples/sdbn.py                 # small defaults: 42 min measured on a loaded 2-core box
-    python examples/sdbn.py --train-deltas ""   # skip the 4 retrainings on noisy data: ~1/3 of that
+    python examples/sdbn.py --train-deltas ""   # skip retraining 2 SDBNs + 2 DNNs on noisy data: ~half
     python examples/sdbn.py --paper         # all of the data set, 30 epochs, all δ, 90 pairs
     refsnn reproduce sdbn --dataset fashion
 
