@@ -235,8 +235,22 @@ def test_sharmin_on_fakedev_equals_numpy(fakedev, tmp_path):
     assert json.loads((tmp_path / "dev" / "summary.json").read_text())["table1"] == on_dev["table1"]
 
 
+def test_sdbn_example_on_fakedev_runs_on_the_host_and_equals_numpy(fakedev, tmp_path):
+    # the SDBN study is host-only (Siegert RBMs, SCG): under a device backend it must still run,
+    # say so, and give the numpy run's numbers bit for bit
+    args = ["--n-train", "100", "--n-test", "60", "--hidden", "16", "--epochs", "1", "--dnn-iters", "2",
+            "--deltas", "0.2", "--train-deltas", "", "--pairs", "1", "--sim-images", "4",
+            "--sim-time", "0.05"]
+    on_dev = _run_example("sdbn.py", [*args, "--out", str(tmp_path / "dev")])
+    backend.set_backend("numpy")
+    on_host = _run_example("sdbn.py", [*args, "--out", str(tmp_path / "host")])
+    assert (on_dev["backend"], on_host["backend"]) == ("fakedev", "numpy")
+    for key in ("accuracy", "table_I", "fig3", "sweep", "spiking"):
+        assert on_dev[key] == on_host[key], key
+
+
 def test_every_example_is_covered_here():
-    covered = {"quickstart.py", "crossval.py", "sharmin.py"}
+    covered = {"quickstart.py", "crossval.py", "sharmin.py", "sdbn.py"}
     assert {p.name for p in (ROOT / "examples").glob("*.py")} == covered, "add the new example to this file"
 
 

@@ -17,7 +17,7 @@ Modules:
 * :mod:`accel.cupy.noisy` — form 5, noisy LIF with host-drawn uniforms
 * :mod:`accel.cupy.siegert` — the Siegert rate neuron (3-point Simpson over ``erfcx``)
 * :mod:`accel.cupy.spikemm` — binary-spike × dense matrix products
-* :mod:`accel.cupy.sdbn_sim` — the event-driven SDBN simulator (host fallback for now)
+* :mod:`accel.cupy.sdbn_sim` — the event-driven SDBN simulator (one thread per sample, bit-identical)
 
 Importing this package does not import CuPy; :func:`register` does.
 """

@@ -17,6 +17,7 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
   attack uses the mean gradient over draws (TGO's evaluation, BadSNN's triggers).
 * :mod:`refsnn.attacks.backdoor` — BadSNN's poisoning split and triggers, the BadNet /
   Blend / WaNet / clean-label poisons.
+* :class:`GreedySD` — the SDBN study's greedy SD-weighted black-box attack through an Oracle.
 
 >>> import numpy as np
 >>> from refsnn.nn import Flatten, Linear, Sequential
@@ -35,6 +36,7 @@ from refsnn.attacks.base import Attack, AttackWarning, attack_mode
 from refsnn.attacks.deepfool import DeepFool
 from refsnn.attacks.eot import EOT, RFGSM
 from refsnn.attacks.fgsm_pgd import FGSM, PGD
+from refsnn.attacks.greedy_sd import GreedySD, GreedySDResult
 from refsnn.attacks.snn_crafted import Conv1Route, conv1_input_gradient
 from refsnn.attacks.transfer import TransferResult, accuracy, predict, transfer
 
@@ -43,4 +45,5 @@ __all__ = [
     "Conv1Route", "conv1_input_gradient",
     "transfer", "TransferResult", "accuracy", "predict",
     "RFGSM", "APGD", "DeepFool", "EOT",
+    "GreedySD", "GreedySDResult",
 ]

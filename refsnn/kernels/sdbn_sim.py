@@ -41,7 +41,7 @@ spike ``(b, t, global neuron g)`` is ``u < release`` with ``u`` from a
 stateless SplitMix64 hash of ``seed + (b·n_steps + t)·N + g`` (``N`` = all
 non-input neurons), so kernel and twin draw the same ``u``.
 
-Kernel (``numpy`` backend; the CuPy version is not written yet)::
+Kernel (``numpy`` backend; ``accel.cupy.sdbn_sim`` is the CUDA version, bit-identical)::
 
     sdbn_sim_forward(ev_ptr, ev_step, ev_idx, W_flat, w_off, c_flat, sizes, n_steps,
                      a, v_th, v_reset, v_rest, n_ref, release, seed, record_every)

@@ -6,11 +6,23 @@ passed up a stack of :class:`~refsnn.models.rbm.SiegertRBM` layers::
 
     h₁ = S(v, W₁, b₁)  [B, 500],   h₂ = S(h₁, W₂, b₂)  [B, 500],   r = S(h₂, W₃, b₃)  [B, 10]
 
-Training (:meth:`SDBN.fit`) is greedy and layer-wise: RBM 1 on ``v``, RBM 2 on
-``h₁`` (computed without noise), then the top RBM on ``h₂`` *jointly with the
-labels*: its 10 hidden units are the label units, clamped to
-``label_rate·onehot(y)`` in the positive phase and free in the persistent
-chain (see :mod:`refsnn.models.rbm`).  The class decision is ``argmax r``.
+Training (:meth:`SDBN.fit`) is greedy and layer-wise: RBM 1 on ``v``, then the
+top *jointly with the labels*.  Two rules (``top=``):
+
+* ``"joint"`` (default; O'Connor's ``edbntoptrain``, after Hinton, Osindero & Teh
+  2006): one RBM ``[h₁, ℓ] ↔ h₂`` whose visible layer is the penultimate layer's
+  rates beside the label units ``ℓ = input_scale·onehot(y)`` (labels are rates
+  like pixels, in [0, 0.2] as in O'Connor's code), initialised from, and sliced
+  back into, RBM 2 (``W[:n₁]``, ``b_h``) and the top RBM (``W[n₁:]ᵀ``, the label
+  units' visible bias as its ``b_h``).  Inference is the same stack: ``h₂`` from
+  ``h₁`` alone (label inputs silent), then ``r = S(h₂, W_ℓᵀ, b_ℓ)`` — the
+  down pass to the label units.
+* ``"clamped"``: RBM 2 on ``h₁`` alone, then the top RBM ``h₂ → 10`` whose hidden
+  units are the label units, clamped to ``label_rate·onehot(y)`` in the positive
+  phase and free in the persistent chain (see :mod:`refsnn.models.rbm`).  A weaker
+  rule (the label units only ever see ``h₂``); kept for comparison.
+
+The class decision is ``argmax r``.
 
 Output probabilities (the black-box attack's answer) — :meth:`SDBN.predict_proba`::
 
@@ -68,10 +80,15 @@ class SDBN:
     """Stack of Siegert RBMs ``sizes[0]-…-sizes[-1]`` plus a top RBM to ``n_classes`` label units."""
 
     def __init__(self, sizes=(784, 500, 500), n_classes: int = 10, rng=0, config: RBMConfig | None = None,
-                 input_scale: float = INPUT_SCALE, **overrides):
+                 input_scale: float = INPUT_SCALE, top: str = "joint", **overrides):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1 or int(n_classes) < 2:
             raise ValueError(f"SDBN: need >= 2 layer sizes >= 1 and >= 2 classes, got {sizes}, {n_classes}")
+        if top not in ("joint", "clamped"):
+            raise ValueError(f"SDBN: top must be 'joint' or 'clamped', got {top!r}")
+        if top == "joint" and len(sizes) < 3:
+            raise ValueError(f"SDBN: top='joint' needs a penultimate layer (>= 3 sizes), got {sizes}")
+        self.top = top
         if not 0 < float(input_scale) <= 1:
             raise ValueError(f"SDBN: input_scale must lie in (0, 1], got {input_scale}")
         gen = as_generator(rng, "SDBN")
@@ -122,25 +139,53 @@ class SDBN:
                         rng, tau_m=c.tau_m, t_ref=c.t_ref, v_th=c.v_th, **kwargs)
 
     def fit(self, x, y, epochs, rng, checkpoint_dir=None, max_batches=None) -> SDBN:
-        """Greedy layer-wise training; ``epochs`` is one int or one per RBM.
+        """Greedy layer-wise training; ``epochs`` is one int or one per training stage.
 
-        With ``checkpoint_dir`` each RBM checkpoints to ``rbm{i}.h5`` there and
-        a rerun resumes (finished layers are reloaded, not retrained).
+        Stages: ``top="clamped"`` trains each RBM in turn (one stage per RBM);
+        ``top="joint"`` trains the RBMs below the penultimate one, then the joint
+        ``[h, ℓ] ↔ h_top`` RBM (one stage fewer).  With ``checkpoint_dir`` each
+        stage checkpoints to ``rbm{i}.h5`` (the joint stage to ``joint.h5``) and a
+        rerun resumes (finished stages are reloaded, not retrained).
         """
         gen = as_generator(rng, "SDBN.fit")
-        epochs = [int(epochs)] * len(self.rbms) if np.ndim(epochs) == 0 else [int(e) for e in epochs]
-        if len(epochs) != len(self.rbms):
-            raise ValueError(f"SDBN.fit: {len(epochs)} epoch counts for {len(self.rbms)} RBMs")
+        n_stages = len(self.rbms) - (self.top == "joint")
+        epochs = [int(epochs)] * n_stages if np.ndim(epochs) == 0 else [int(e) for e in epochs]
+        if len(epochs) != n_stages:
+            raise ValueError(f"SDBN.fit: {len(epochs)} epoch counts for {n_stages} training stages "
+                             f"({len(self.rbms)} RBMs, top={self.top!r})")
         v = self.rates(x)
         y = np.asarray(y)
-        for i, (rbm, ep) in enumerate(zip(self.rbms, epochs)):
-            path = None if checkpoint_dir is None else Path(checkpoint_dir) / f"rbm{i}.h5"
-            top = i == len(self.rbms) - 1
-            rbm.fit(v, ep, gen, labels=y if top else None, checkpoint=path, max_batches=max_batches)
+        if checkpoint_dir is not None:
+            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+        ck = (lambda name: None) if checkpoint_dir is None else (lambda name: Path(checkpoint_dir) / name)
+        greedy = self.rbms if self.top == "clamped" else self.rbms[:-2]
+        for i, (rbm, ep) in enumerate(zip(greedy, epochs)):
+            top = rbm is self.rbms[-1]
+            rbm.fit(v, ep, gen, labels=y if top else None, checkpoint=ck(f"rbm{i}.h5"),
+                    max_batches=max_batches)
             if not top:
                 v = rbm.transform(v)
+        if self.top == "joint":
+            self._fit_joint(v, y, epochs[-1], gen, ck("joint.h5"), max_batches)
         return self
 
+    def _fit_joint(self, v, y, epochs, gen, checkpoint, max_batches) -> None:
+        """O'Connor's joint top stage: train ``[v, ℓ] ↔ h`` and slice it into the last two RBMs."""
+        pen, lab = self.rbms[-2], self.rbms[-1]
+        n = pen.n_visible
+        if y.shape != (len(v),) or y.dtype.kind not in "iu" or (len(y) and (y.min() < 0 or
+                                                                         y.max() >= self.n_classes)):
+            raise ValueError(f"SDBN.fit: labels must be {len(v)} integers in [0, {self.n_classes})")
+        joint = SiegertRBM(n + self.n_classes, pen.n_hidden, rng=0, config=pen.config)
+        joint.W = np.vstack([pen.W, lab.W.T])
+        joint.b_v = np.concatenate([pen.b_v, lab.b_h])
+        joint.b_h = pen.b_h.copy()
+        labels = self.input_scale * np.eye(self.n_classes)[y]
+        joint.fit(np.hstack([v, labels]), epochs, gen, checkpoint=checkpoint, max_batches=max_batches)
+        pen.W, pen.b_v, pen.b_h = joint.W[:n].copy(), joint.b_v[:n].copy(), joint.b_h.copy()
+        lab.W, lab.b_h, lab.b_v = joint.W[n:].T.copy(), joint.b_v[n:].copy(), joint.b_h.copy()
+        pen.epoch = lab.epoch = joint.epoch
+        pen.history = lab.history = list(getattr(joint, "history", []))
 
     def save(self, directory) -> None:
         """Write every RBM to ``directory/rbm{i}.h5`` (the files :meth:`fit` checkpoints to)."""
