@@ -10,6 +10,7 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
 * :class:`PGD` — Eq. 2, ``k`` steps of ``α``, projection onto the ε-ball and the range
   (defaults ε = 8/255, α = 2/255, k = 7, no random start).
 * :func:`transfer` — craft on a source, accuracy on every target (black-box, §4).
+* :class:`Gamin`, :class:`GaminConfig` — black-box model inversion through an Oracle (Poursiami §III).
 * :class:`Conv1Route`, :func:`conv1_input_gradient` — the SNN-crafted gradient for
   rate-coded inputs (Eq. 5–6, Algorithm 1).
 
@@ -27,6 +28,7 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
 
 from refsnn.attacks.base import Attack, AttackWarning, attack_mode
 from refsnn.attacks.fgsm_pgd import FGSM, PGD
+from refsnn.attacks.gamin import Gamin, GaminConfig, GaminResult
 from refsnn.attacks.snn_crafted import Conv1Route, conv1_input_gradient
 from refsnn.attacks.transfer import TransferResult, accuracy, predict, transfer
 
@@ -34,4 +36,5 @@ __all__ = [
     "Attack", "AttackWarning", "attack_mode", "FGSM", "PGD",
     "Conv1Route", "conv1_input_gradient",
     "transfer", "TransferResult", "accuracy", "predict",
+    "Gamin", "GaminConfig", "GaminResult",
 ]

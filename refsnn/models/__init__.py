@@ -3,12 +3,14 @@
 * :func:`mlp` / :func:`gamin_ann` — the GAMIN-study ANN, 784-3000-10 with ReLU.
 * :class:`GaminSNN` — the GAMIN-study SNN, 784-3000-10 LIF (delayed reset), rate-coded input;
   :func:`gamin_loss` / :func:`step_cross_entropy` — the paper's Σ_t CE(U2[t]) training loss.
+* :func:`gamin_generator` / :func:`gamin_surrogate` — GAMIN's attacker networks G and S.
 * :func:`vgg5`, :func:`vgg11`, :func:`resnet20` — the Sharmin-study ANNs (no bias, no BN), built by
   :func:`build_ann` from a layer spec (:func:`vgg_spec`, :func:`resnet_spec`).
 * :class:`SiegertRBM`, :class:`SDBN` — the SDBN study's Siegert-unit RBMs (persistent CD) and the
   784-500-500-10 spiking DBN.
 """
 
+from refsnn.models.gamin_gs import gamin_generator, gamin_surrogate
 from refsnn.models.gamin_snn import GaminSNN, gamin_loss, step_cross_entropy
 from refsnn.models.mlp import gamin_ann, mlp
 from refsnn.models.rbm import RBMConfig, SiegertRBM
@@ -17,5 +19,6 @@ from refsnn.models.sdbn import SDBN, normalise_rates
 from refsnn.models.vgg import build_ann, vgg5, vgg11, vgg_spec
 
 __all__ = ["mlp", "gamin_ann", "GaminSNN", "gamin_loss", "step_cross_entropy",
+           "gamin_generator", "gamin_surrogate",
            "build_ann", "vgg_spec", "vgg5", "vgg11", "resnet_spec", "resnet20", "BasicBlock",
            "SiegertRBM", "RBMConfig", "SDBN", "normalise_rates"]
