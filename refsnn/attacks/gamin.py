@@ -10,7 +10,7 @@ step ``t`` (batch ``B``, noise width ``d_z``, ``N`` pixels, ``C`` classes)::
     Y_G = T(X_G), Y_S = T(X_S)           two oracle calls, 2B queries, answers [B, C]
     L_HS = L_H(X_S, Y_S), L_HG = L_H(X_G, Y_G),  L_H(X, Y) = −(1/B) Σ_b Σ_c Y_bc log softmax(S(X))_bc
     S:  one Adam step on   L_S = L_HS − k_t · L_HG                       (Eq. 4)
-        k_{t+1} = clip(k_t + λ_k (γ_k L_HS − L_HG), 0, 1)                (Eq. 5; BEGAN clips k to [0, 1])
+        k_{t+1} = k_t + λ_k (γ_k L_HS − L_HG)                     (Eq. 5; BEGAN's clip to [0, 1] optional)
     G:  one Adam step on   L_G = CE(S(G(Z'_G)), y_t),  Z'_G ~ N(0, 1)    (Eq. 6; S frozen: only G steps)
     M_global = L_HS − |λ_k·L_HS − L_HG|   (Eq. 7 as printed)   and BEGAN's  L_HS + |γ_k·L_HS − L_HG|
 
@@ -27,9 +27,14 @@ Defaults and where they come from (each a field of :class:`GaminConfig`):
 * ``batch_size = 64`` and the budget of 20,000 batches of 64 = 1,280,000 queries: Poursiami §IV-A
   ("aligning with the original framework").  A step asks ``2B`` queries, so the paper's budget is
   10,000 steps.
-* ``lambda_k = 0.001``, ``k0 = 0``, ``k`` kept in ``[0, 1]``: BEGAN (Berthelot, Schumm & Metz 2017,
-  arXiv:1703.10717, §3.4 and §4); ``gamma_k = 0.5``: BEGAN's diversity ratio (its experiments use
-  γ ∈ [0.3, 0.7], 0.5 in most figures).
+* ``lambda_k = 0.001``, ``k0 = 0``: BEGAN (Berthelot, Schumm & Metz 2017, arXiv:1703.10717, §3.4
+  and §4); ``gamma_k = 0.5``: BEGAN's diversity ratio (its experiments use γ ∈ [0.3, 0.7], 0.5 in
+  most figures).  ``k_range``: BEGAN keeps ``k_t ∈ [0, 1]``; Poursiami's Eq. 5 states no bound, and
+  the default follows the printed equation (None, unbounded).  This matters: on uniform-noise
+  ``X_S`` a trained target answers one class almost always, so ``L_HG > γ_k·L_HS`` from the start;
+  clipped at 0, ``k_t`` stays 0 and S never learns from the generated samples, while unbounded,
+  ``k_t`` turns negative and ``−k_t·L_HG`` makes S fit the target's answers on ``X_G`` until
+  ``L_HG ≈ γ_k·L_HS`` — the equilibrium the equation describes.
 * Adam with ``lr = 1e-4`` for both networks: BEGAN §4 (initial learning rate 0.0001); betas are
   PyTorch's defaults (0.9, 0.999) — BEGAN states none.
 * ``noise_dim = 64``: BEGAN's ``N_z``; Poursiami §III draws ``Z_G ~ N(0, 1)``.
@@ -100,6 +105,7 @@ class GaminConfig:
     lambda_k: float = 0.001
     gamma_k: float = 0.5
     k0: float = 0.0
+    k_range: tuple | None = None        # None: Eq. 5 as printed (k_t unbounded); BEGAN clips to (0.0, 1.0)
     select_by: str = "m_global"
     select_after: float = 0.5           # the first select_after·steps steps are never kept (warm-up)
     seed: int = 0
@@ -134,8 +140,11 @@ def _check_config(cfg: GaminConfig, num_classes: int) -> None:
         v = getattr(cfg, name)
         if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
             raise ValueError(f"{where}: {name} must be a finite number > 0, got {v!r}")
-    if not (isinstance(cfg.k0, (int, float)) and 0 <= cfg.k0 <= 1):
-        raise ValueError(f"{where}: k0 must be in [0, 1], got {cfg.k0!r}")
+    if not (isinstance(cfg.k0, (int, float)) and np.isfinite(cfg.k0)):
+        raise ValueError(f"{where}: k0 must be a finite number, got {cfg.k0!r}")
+    rng_k = cfg.k_range
+    if rng_k is not None and not (len(rng_k) == 2 and rng_k[0] <= cfg.k0 <= rng_k[1]):
+        raise ValueError(f"{where}: k_range must be None or (lo, hi) with lo <= k0 <= hi, got {rng_k!r}")
     if cfg.select_by not in SELECT:
         raise ValueError(f"{where}: select_by must be one of {SELECT}, got {cfg.select_by!r}")
 
@@ -222,7 +231,8 @@ class Gamin:
         run["opt_s"].zero_grad()
         (l_hs - l_hg * run["k"]).backward()                                         # Eq. 4
         run["opt_s"].step()
-        run["k"] = float(min(max(run["k"] + cfg.lambda_k * (cfg.gamma_k * ls - lg), 0.0), 1.0))  # Eq. 5
+        k = run["k"] + cfg.lambda_k * (cfg.gamma_k * ls - lg)                      # Eq. 5
+        run["k"] = float(k if cfg.k_range is None else min(max(k, cfg.k_range[0]), cfg.k_range[1]))
         z2 = rng.standard_normal((B, cfg.noise_dim), dtype=np.float32)
         labels = to_backend(np.full(B, cfg.target_label, np.int64), self.device)
         loss_g = cross_entropy(S(G(Tensor(to_backend(z2, self.device)))), labels)  # Eq. 6

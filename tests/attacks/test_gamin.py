@@ -56,12 +56,26 @@ def test_first_step_losses_k_and_scores_match_numpy():
     l_g, l_s = (-(p * log_softmax(np_mlp(s, v, ["1", "3"]))).sum(1).mean() for p, v in zip(probs, (xg, xs)))
     h = res.history
     np.testing.assert_allclose([h["l_s"][0], h["l_g"][0]], [l_s, l_g], rtol=1e-4)
-    np.testing.assert_allclose(h["k"][0], np.clip(0.2 + 0.05 * (0.7 * l_s - l_g), 0, 1), rtol=1e-4)   # Eq. 5
+    np.testing.assert_allclose(h["k"][0], 0.2 + 0.05 * (0.7 * l_s - l_g), rtol=1e-4)                  # Eq. 5
     np.testing.assert_allclose(h["m_global"][0], l_s - abs(0.05 * l_s - l_g), rtol=1e-4)               # Eq. 7
     np.testing.assert_allclose(h["m_global_began"][0], l_s + abs(0.7 * l_s - l_g), rtol=1e-4)          # BEGAN
     for i in range(1, 4):  # the k_t recursion over the recorded losses
-        k_next = np.clip(h["k"][i - 1] + 0.05 * (0.7 * h["l_s"][i] - h["l_g"][i]), 0, 1)
+        k_next = h["k"][i - 1] + 0.05 * (0.7 * h["l_s"][i] - h["l_g"][i])
         np.testing.assert_allclose(h["k"][i], k_next, rtol=1e-6)
+
+
+def test_k_is_unbounded_by_default_and_clipped_on_request():
+    # a trained-looking target answers one class on noise: L_HG > γ·L_HS, so Eq. 5 drives k below 0
+    target = lambda x: np.tile([4.0, 0.0, 0.0], (len(x), 1)) + np.asarray(x)[:, :3]  # noqa: E731
+    free = Gamin(Oracle(target, budget=200, classes=C), N, C, small(lambda_k=0.5, target_label=2)).run()
+    began = Gamin(Oracle(target, budget=200, classes=C), N, C,
+                  small(lambda_k=0.5, target_label=2, k_range=(0.0, 1.0))).run()
+    assert free.history["k"].min() < 0
+    assert began.history["k"].min() >= 0 and began.history["k"].max() <= 1
+    k, h = 0.0, began.history
+    for i in range(len(h["k"])):  # BEGAN's clipped recursion over the recorded losses
+        k = min(max(k + 0.5 * (0.5 * h["l_s"][i] - h["l_g"][i]), 0.0), 1.0)
+        assert h["k"][i] == pytest.approx(k, abs=1e-12)
 
 
 def test_generator_step_leaves_the_surrogate_frozen():
