@@ -30,6 +30,7 @@ label (10,000 steps of 2 × 64), GAMIN/BEGAN's attack defaults (lr 1e-4, G
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -38,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 import refsnn
+from refsnn import blas
 from refsnn.attacks.gamin import Gamin, GaminConfig
 from refsnn.backend import active_backend
 from refsnn.datasets import load_idx_dataset, load_sample
@@ -140,8 +142,10 @@ def train_target(kind: str, data, args, device: str, classes: int):
                          num_classes=classes).to(device)
         epochs, lr, loss = args.epochs or 3, 5e-4, gamin_loss("sum_ce")
     kwargs = {} if loss is None else {"loss_fn": loss}
-    fit(model, Adam(model.parameters(), lr=lr), x, y, epochs=epochs, batch_size=128, rng=rng, verbose=False,
-        **kwargs)
+    # small GEMMs: one BLAS thread (a spinning pool costs more than it gives); --paper leaves BLAS alone
+    with contextlib.nullcontext() if args.paper else blas.threads(1):
+        fit(model, Adam(model.parameters(), lr=lr), x, y, epochs=epochs, batch_size=128, rng=rng,
+            verbose=False, **kwargs)
     return model, evaluate(model, xt, yt), time.perf_counter() - start
 
 
@@ -159,7 +163,7 @@ def attack_label(target, label: int, name: str, data, args, device: str, classes
     cfg = GaminConfig(target_label=label, steps=args.steps, batch_size=args.batch_size, lr_g=args.lr,
                       lr_s=args.lr, gen_hidden=_widths(args.gen_hidden), sur_hidden=_widths(args.sur_hidden),
                       lambda_k=args.lambda_k, select_by=args.select_by, seed=args.seed * 1000 + label,
-                      checkpoint_every=args.checkpoint_every,
+                      checkpoint_every=args.checkpoint_every, blas_threads=None if args.paper else 1,
                       log_every=args.log_every or max(args.steps // 4, 1))
     ck = (out / "checkpoints" / f"{name}_label{label}.h5") if (args.checkpoint_every or args.resume) else None
     if ck is not None:
