@@ -65,7 +65,7 @@ import contextlib
 import hashlib
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +114,6 @@ class GaminConfig:
     checkpoint_every: int = 0           # 0: only at the end (when a checkpoint path is given)
     log_every: int = 100                # progress line every this many steps (0: silent)
     blas_threads: int | None = 1        # BLAS threads during the run (None: leave BLAS as it is)
-    extra: dict = field(default_factory=dict)  # free-form tags that enter the fingerprint
 
 
 def _check_config(cfg: GaminConfig, num_classes: int) -> None:
