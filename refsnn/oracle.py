@@ -36,9 +36,10 @@ Budget rules
       save_checkpoint(path, model_state, extra={"oracle": oracle.state_dict()})
       oracle.load_state_dict(load_checkpoint(path).extra["oracle"])
 
-  The count is all the oracle restores.  A stochastic target (the SNN's rate
-  encoder draws from its own Generator) does not replay the same answers
-  after a resume unless its encoder state is checkpointed too.
+  Besides the count, the state carries the service side's randomness: when
+  the model draws from its own Generator ``model.encoder_rng`` (the SNN's rate
+  encoder), its bit-generator state is saved as ``model_rng`` and restored, so a
+  resumed attack sees the very answers an uninterrupted one would have seen.
 
 The model is kept in a name-mangled private attribute and is neither an
 argument of any method nor part of ``repr`` or the state.  Python cannot truly
@@ -242,7 +243,13 @@ class Oracle:
         with self._lock:
             return {"format": STATE_FORMAT, "version": STATE_VERSION, "queries_used": self._used,
                     "answered_batches": self._batches, "budget": self._budget, "output": self._output,
-                    "classes": self._classes, "width": self._width, "fingerprint": self._fingerprint}
+                    "classes": self._classes, "width": self._width, "fingerprint": self._fingerprint,
+                    "model_rng": self._model_rng_state()}
+
+    def _model_rng_state(self):
+        """``model.encoder_rng``'s bit-generator state (a dict), or None when the model has none."""
+        rng = getattr(self.__model, "encoder_rng", None)
+        return rng.bit_generator.state if isinstance(rng, np.random.Generator) else None
 
     def load_state_dict(self, state) -> None:
         """Restore the count from :meth:`state_dict`; another configuration: ValueError, nothing changes."""
@@ -269,6 +276,16 @@ class Oracle:
         if width is not None and (self._classes not in (None, width) or isinstance(width, bool)
                                   or not isinstance(width, (int, np.integer)) or width < 2):
             raise ValueError(f"Oracle.load_state_dict: width {width!r} is not a valid class count here")
+        model_rng, mine_rng = state.get("model_rng"), self._model_rng_state()
+        if (model_rng is None) != (mine_rng is None) or (
+                model_rng is not None and (not isinstance(model_rng, Mapping)
+                                           or model_rng.get("bit_generator") != mine_rng["bit_generator"])):
+            raise ValueError("Oracle.load_state_dict: the saved model_rng does not fit this model's "
+                             "encoder_rng "
+                             f"({None if model_rng is None else model_rng.get('bit_generator')!r} vs "
+                             f"{None if mine_rng is None else mine_rng['bit_generator']!r})")
         with self._lock:
+            if model_rng is not None:
+                self.__model.encoder_rng.bit_generator.state = dict(model_rng)
             self._used, self._batches = int(used), int(batches)
             self._width = None if width is None else int(width)

@@ -213,6 +213,21 @@ def test_quickstart_on_fakedev_equals_numpy(fakedev, tmp_path):
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_gamin_example_on_fakedev_equals_numpy(fakedev, tmp_path):
+    args = ["--datasets", "mnist", "--labels", "1", "--steps", "3", "--batch-size", "8", "--hidden", "16",
+            "--num-steps", "3", "--epochs", "1", "--train-limit", "300", "--n-eval", "8", "--n-random", "8",
+            "--grid", "2", "--gen-hidden", "8", "--sur-hidden", "8", "--data", str(tmp_path / "none")]
+    on_dev = _run_example("gamin.py", [*args, "--out", str(tmp_path / "dev")])
+    backend.set_backend("numpy")
+    on_host = _run_example("gamin.py", [*args, "--out", str(tmp_path / "host")])
+    assert (on_dev["backend"], on_host["backend"]) == ("fakedev", "numpy")
+    dev, host = (r["results"]["MNIST-5k"]["targets"] for r in (on_dev, on_host))
+    for kind in ("ann", "snn"):
+        for d, h in zip(dev[kind]["per_label"], host[kind]["per_label"]):  # F_S sums in another order there
+            assert d.keys() == h.keys() and all(d[k] == pytest.approx(h[k], rel=1e-6) for k in d)
+        assert dev[kind]["test_accuracy"] == host[kind]["test_accuracy"]
+
+
 @pytest.mark.crossval
 def test_crossval_example_on_fakedev(fakedev, tmp_path, capsys):
     pytest.importorskip("snntorch")
@@ -250,7 +265,7 @@ def test_sdbn_example_on_fakedev_runs_on_the_host_and_equals_numpy(fakedev, tmp_
 
 
 def test_every_example_is_covered_here():
-    covered = {"quickstart.py", "crossval.py", "sharmin.py", "sdbn.py"}
+    covered = {"quickstart.py", "crossval.py", "sharmin.py", "sdbn.py", "gamin.py"}
     assert {p.name for p in (ROOT / "examples").glob("*.py")} == covered, "add the new example to this file"
 
 

@@ -188,6 +188,31 @@ def test_resume_restores_the_count_and_refuses_another_configuration(tmp_path):
     assert fresh.queries_used == 7
 
 
+def test_resume_replays_a_stochastic_snn_target_bit_for_bit(tmp_path):
+    """The SNN's encoder state travels with the count: answers after a resume equal uninterrupted ones."""
+    x = np.random.default_rng(1).random((3, 784), dtype=np.float32)
+    def build():
+        return Oracle(GaminSNN(hidden=8, num_steps=4, rng=0), budget=20, output="probs")
+    straight = build()
+    straight(x)
+    want = straight(x)
+    first = build()
+    first(x)
+    path = tmp_path / "ck.h5"
+    save_checkpoint(path, {}, extra={"oracle": first.state_dict()})
+    resumed = build()
+    resumed(x)  # a stray query moves the encoder; the restore must undo that too
+    resumed.load_state_dict(load_checkpoint(path).extra["oracle"])
+    assert resumed.queries_used == 3
+    np.testing.assert_array_equal(resumed(x), want)
+    without = build().state_dict()
+    assert without["model_rng"]["bit_generator"] == "PCG64"
+    with pytest.raises(ValueError, match="model_rng"):
+        build().load_state_dict({**without, "model_rng": None})
+    plain = Oracle(Linear3(), budget=5, output="labels", classes=3)
+    assert plain.state_dict()["model_rng"] is None
+
+
 def test_host_or_device_input_gives_host_answers(fakedev):
     x = np.random.default_rng(0).random((4, 6), dtype=np.float32)
     host = Oracle(mlp([6, 8, 3], rng=0), budget=8, output="logits")

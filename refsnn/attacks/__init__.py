@@ -10,6 +10,7 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
 * :class:`PGD` — Eq. 2, ``k`` steps of ``α``, projection onto the ε-ball and the range
   (defaults ε = 8/255, α = 2/255, k = 7, no random start).
 * :func:`transfer` — craft on a source, accuracy on every target (black-box, §4).
+* :class:`Gamin`, :class:`GaminConfig` — black-box model inversion through an Oracle (Poursiami §III).
 * :class:`Conv1Route`, :func:`conv1_input_gradient` — the SNN-crafted gradient for
   rate-coded inputs (Eq. 5–6, Algorithm 1).
 * :class:`RFGSM`, :class:`APGD` (CE / DLR, restarts), :class:`DeepFool` — torchattacks'
@@ -36,6 +37,7 @@ from refsnn.attacks.base import Attack, AttackWarning, attack_mode
 from refsnn.attacks.deepfool import DeepFool
 from refsnn.attacks.eot import EOT, RFGSM
 from refsnn.attacks.fgsm_pgd import FGSM, PGD
+from refsnn.attacks.gamin import Gamin, GaminConfig, GaminResult
 from refsnn.attacks.greedy_sd import GreedySD, GreedySDResult
 from refsnn.attacks.snn_crafted import Conv1Route, conv1_input_gradient
 from refsnn.attacks.transfer import TransferResult, accuracy, predict, transfer
@@ -46,4 +48,5 @@ __all__ = [
     "transfer", "TransferResult", "accuracy", "predict",
     "RFGSM", "APGD", "DeepFool", "EOT",
     "GreedySD", "GreedySDResult",
+    "Gamin", "GaminConfig", "GaminResult",
 ]

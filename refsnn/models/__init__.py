@@ -3,6 +3,7 @@
 * :func:`mlp` / :func:`gamin_ann` — the GAMIN-study ANN, 784-3000-10 with ReLU.
 * :class:`GaminSNN` — the GAMIN-study SNN, 784-3000-10 LIF (delayed reset), rate-coded input;
   :func:`gamin_loss` / :func:`step_cross_entropy` — the paper's Σ_t CE(U2[t]) training loss.
+* :func:`gamin_generator` / :func:`gamin_surrogate` — GAMIN's attacker networks G and S.
 * :func:`vgg5`, :func:`vgg11`, :func:`resnet20` — the Sharmin-study ANNs (no bias, no BN), built by
   :func:`build_ann` from a layer spec (:func:`vgg_spec`, :func:`resnet_spec`).
 * :class:`SpikingNet` (:func:`spiking_from_spec`, :func:`spiking_vgg`, :func:`spiking_resnet20`) — the
@@ -13,6 +14,7 @@
 """
 
 from refsnn.models.convert import balance_thresholds, convert, to_lif, train_ann, train_hybrid
+from refsnn.models.gamin_gs import gamin_generator, gamin_surrogate
 from refsnn.models.gamin_snn import GaminSNN, gamin_loss, step_cross_entropy
 from refsnn.models.mlp import gamin_ann, mlp
 from refsnn.models.rbm import RBMConfig, SiegertRBM
@@ -31,6 +33,7 @@ from refsnn.models.spiking import (
 from refsnn.models.vgg import build_ann, vgg5, vgg11, vgg_spec
 
 __all__ = ["mlp", "gamin_ann", "GaminSNN", "gamin_loss", "step_cross_entropy",
+           "gamin_generator", "gamin_surrogate",
            "build_ann", "vgg_spec", "vgg5", "vgg11", "resnet_spec", "resnet20", "BasicBlock",
            "SpikingNet", "LayerTrace", "spiking_from_spec", "spiking_vgg", "spiking_resnet20", "neurons",
            "weight_layers", "copy_weights", "convert", "balance_thresholds", "to_lif", "train_hybrid",
