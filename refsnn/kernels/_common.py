@@ -219,11 +219,17 @@ _EXPONENT = {np.dtype(np.float32): (np.uint32, np.uint32(0x7F800000)),
              np.dtype(np.float64): (np.uint64, np.uint64(0x7FF0000000000000))}
 
 
+PARALLEL_MIN = 1 << 16  # below one block a parallel launch costs more than the scan (worse under load)
+
+
 def count_nonfinite(X: np.ndarray) -> int:
-    """Number of NaN/inf entries of a float ndarray, in parallel without temporaries."""
+    """Number of NaN/inf entries of a float ndarray: a NumPy scan below ``PARALLEL_MIN`` entries,
+    above it a parallel bit test without temporaries."""
     if not X.size:
         return 0
     flat = np.ascontiguousarray(X).reshape(-1)
+    if flat.size < PARALLEL_MIN:
+        return int(flat.size - np.count_nonzero(np.isfinite(flat)))
     if flat.dtype in _EXPONENT:
         uint, mask = _EXPONENT[flat.dtype]
         return int(_count_exponent_all_ones(flat.view(uint), mask))
