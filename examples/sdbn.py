@@ -2,7 +2,7 @@
 
 A thin wrapper: the study lives in :mod:`refsnn.studies.sdbn` (also ``refsnn reproduce sdbn``).
 
-    python examples/sdbn.py                  # small defaults (MNIST-5k); 42 min on a loaded 2-core box
+    python examples/sdbn.py                  # small defaults (MNIST-5k); timing in the README
     python examples/sdbn.py --paper          # the paper's settings
     python examples/sdbn.py --dataset fashion --n-train 4000
 """
