@@ -29,8 +29,10 @@ from refsnn.attacks.backdoor import apply_trigger, power_trigger
 from refsnn.attacks.badsnn import blend_target, check_hyper, choose_alpha, dual_spike_loss, trigger_loss
 from refsnn.attacks.deepfool import DeepFool
 from refsnn.autograd import Tensor, no_grad
+from refsnn.backend import to_backend, to_host
 from refsnn.io import latest_checkpoint, load_checkpoint, save_module
 from refsnn.nn import Adam, Module
+from refsnn.train import model_backend
 
 __all__ = ["AtHyper", "train_dual_spike", "predict_at", "accuracy_at", "train_trigger",
            "optimized_trigger"]
@@ -52,10 +54,11 @@ def predict_at(model, x, hyper, batch_size=128) -> np.ndarray:
     """Predicted labels ``[N]`` of ``model`` under ``hyper = (V_thr, τ)`` in evaluation mode."""
     v, t = check_hyper("predict_at", hyper)
     model.eval()
-    out = []
+    out, device = [], model_backend(model)
     with no_grad():
         for i in range(0, len(x), batch_size):
-            out.append(np.asarray(model(Tensor(x[i:i + batch_size]), v_thr=v, tau=t).data).argmax(1))
+            xb = Tensor(to_backend(np.asarray(x[i:i + batch_size]), device))
+            out.append(to_host(model(xb, v_thr=v, tau=t).data).argmax(1))
     return np.concatenate(out) if out else np.zeros(0, int)
 
 
@@ -97,14 +100,15 @@ def train_dual_spike(model, x, y, poisoned=None, *, epochs=1, batch_size=64, lr=
             start = int(ck.step)
             if verbose:
                 print(f"  resumed from {last} (epoch {start})", file=out, flush=True)
-    history = []
+    history, device = [], model_backend(model)
     for epoch in range(start + 1, int(epochs) + 1):
         model.train()
         order = np.random.default_rng([seed, epoch]).permutation(len(y))
         total, seen = 0.0, 0
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
-            loss = dual_spike_loss(model, Tensor(x[idx]), y[idx], mask[idx], nominal, malicious)
+            xb = Tensor(to_backend(x[idx], device))
+            loss = dual_spike_loss(model, xb, y[idx], mask[idx], nominal, malicious)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -125,11 +129,11 @@ def optimized_trigger(unet, x, target: int, batch_size=128) -> np.ndarray:
     """``T_o(x) = clip(x + g(x, y_t), 0, 1)`` with the trained generator (checked in range)."""
     def run(xs):
         unet.eval()
-        parts = []
+        parts, device = [], model_backend(unet)
         with no_grad():
             for i in range(0, len(xs), batch_size):
                 xb = xs[i:i + batch_size]
-                g = np.asarray(unet(Tensor(xb), np.full(len(xb), target)).data)
+                g = to_host(unet(Tensor(to_backend(xb, device)), np.full(len(xb), target)).data)
                 parts.append(np.clip(xb + g, 0, 1).astype(xs.dtype))
         return np.concatenate(parts)
     return apply_trigger(run, np.asarray(x), "optimized_trigger")
@@ -150,7 +154,9 @@ def train_trigger(model, unet, x, target: int, hyper, *, epochs=2, batch_size=32
     x_p = power_trigger(x, q)
     y_pred = predict_at(model, x, hyper)
     fool = DeepFool(frozen, steps=deepfool_steps, overshoot=0.02)
-    x_df = np.concatenate([fool(x[i:i + 64], y_pred[i:i + 64]) for i in range(0, len(x), 64)])
+    device = model_backend(model)
+    x_df = np.concatenate([to_host(fool(to_backend(x[i:i + 64], device), y_pred[i:i + 64]))
+                           for i in range(0, len(x), 64)])
     alpha = choose_alpha(lambda xb: predict_at(model, xb.astype(np.float32), hyper), x, x_p, x_df, target,
                          alpha_candidates)
     _, delta = blend_target(x, x_p, x_df, alpha)
@@ -168,10 +174,10 @@ def train_trigger(model, unet, x, target: int, hyper, *, epochs=2, batch_size=32
             sums, seen = {"loss": 0.0, "sim": 0.0, "adv": 0.0, "wmse": 0.0}, 0
             for i in range(0, len(order), batch_size):
                 idx = order[i:i + batch_size]
-                xb = Tensor(x[idx])
+                xb = Tensor(to_backend(x[idx], device))
                 g = unet(xb, np.full(len(idx), target))
                 logits = frozen(ag.clip(xb + g, 0.0, 1.0))
-                loss, parts = trigger_loss(g, delta[idx], logits, target, lambdas)
+                loss, parts = trigger_loss(g, to_backend(delta[idx], device), logits, target, lambdas)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

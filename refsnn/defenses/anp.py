@@ -29,8 +29,9 @@ import numpy as np
 
 from refsnn import autograd as ag
 from refsnn.autograd import Tensor
-from refsnn.backend import to_host, xp_of
+from refsnn.backend import to_backend, to_host, xp_of
 from refsnn.nn import SGD, Module
+from refsnn.train import model_backend
 from refsnn.validation import check_interval
 
 __all__ = ["ChannelMask", "anp_prune"]
@@ -39,11 +40,11 @@ __all__ = ["ChannelMask", "anp_prune"]
 class ChannelMask(Module):
     """``neuron(m·(1 + δ)·X)`` with ``m``, ``δ`` of shape ``[C]`` on axis 2 of ``X [T, B, C, ...]``."""
 
-    def __init__(self, neuron, channels: int):
+    def __init__(self, neuron, channels: int, xp=np, dtype=np.float32):
         super().__init__()
         self.neuron = neuron
-        self.mask = Tensor(np.ones(channels, np.float32), requires_grad=True)
-        self.noise = Tensor(np.zeros(channels, np.float32), requires_grad=True)
+        self.mask = Tensor(xp.ones(channels, dtype), requires_grad=True)
+        self.noise = Tensor(xp.zeros(channels, dtype), requires_grad=True)
         self.perturb = False
 
     def forward(self, x, **overrides):
@@ -58,11 +59,12 @@ class ChannelMask(Module):
 
 def _wrap(model, x_probe):
     """Wrap every neuron slot's neuron in a ChannelMask (channel counts from one probe pass)."""
-    _, traces = model(Tensor(x_probe[:1]), trace=True)
+    _, traces = model(Tensor(to_backend(x_probe[:1], model_backend(model))), trace=True)
     masks = []
     for slot, tr in zip(model.slots(), traces):
         if not isinstance(slot.neuron, ChannelMask):
-            slot.neuron = ChannelMask(slot.neuron, tr.current.shape[2])
+            cur = tr.current.data
+            slot.neuron = ChannelMask(slot.neuron, cur.shape[2], xp_of(cur), cur.dtype)
         masks.append(slot.neuron)
     return masks
 
@@ -82,7 +84,7 @@ def anp_prune(model, x_clean, y_clean, *, eps=0.4, alpha=0.5, steps=1, lr=0.2, e
     for p, _ in frozen:
         p.requires_grad = False
     opt = SGD([m.mask for m in masks], lr=lr, momentum=0.9)
-    gen = np.random.default_rng(seed)
+    gen, device = np.random.default_rng(seed), model_backend(model)
     v, t = hyper
     run = lambda xb: model(xb, v_thr=v, tau=t)  # noqa: E731
     try:
@@ -90,9 +92,10 @@ def anp_prune(model, x_clean, y_clean, *, eps=0.4, alpha=0.5, steps=1, lr=0.2, e
             order = gen.permutation(len(y_clean))
             for i in range(0, len(order), batch_size):
                 idx = order[i:i + batch_size]
-                xb, yb = Tensor(x_clean[idx]), y_clean[idx]
+                xb, yb = Tensor(to_backend(x_clean[idx], device)), y_clean[idx]
                 for m in masks:
-                    m.noise.data[...] = gen.uniform(-eps, eps, m.noise.shape) if eps > 0 else 0
+                    draw = gen.uniform(-eps, eps, m.noise.shape) if eps > 0 else np.zeros(m.noise.shape)
+                    m.noise.data[...] = to_backend(draw.astype(m.noise.dtype), device)
                     m.perturb = True
                 for _ in range(int(steps) if eps > 0 else 0):
                     for m in masks:

@@ -26,8 +26,10 @@ import numpy as np
 
 from refsnn import autograd as ag
 from refsnn.autograd import Tensor, no_grad
+from refsnn.backend import to_backend
 from refsnn.defenses.finetune import finetune
 from refsnn.nn import Adam
+from refsnn.train import model_backend
 
 __all__ = ["spike_attention", "attention_loss", "nad"]
 
@@ -48,7 +50,7 @@ def attention_loss(student_traces, teacher_traces, p: float = 2.0) -> Tensor:
     for s, t in zip(student_traces, teacher_traces):
         if s.spikes.ndim != 5:
             continue
-        d = spike_attention(s.spikes, p) - Tensor(np.asarray(spike_attention(t.spikes, p).data))
+        d = spike_attention(s.spikes, p) - Tensor(spike_attention(t.spikes, p).data)
         term = (d * d).mean()
         total = term if total is None else total + term
     if total is None:
@@ -66,14 +68,14 @@ def nad(model, x_clean, y_clean, *, beta=5000.0, p=2.0, teacher_epochs=2, epochs
     teacher.eval()
     v, t = hyper
     opt = Adam(model.parameters(), lr=lr)
-    history = []
+    history, device = [], model_backend(model)
     for epoch in range(1, int(epochs) + 1):
         model.train()
         order = np.random.default_rng([seed, 1000 + epoch]).permutation(len(y_clean))
         sums, seen = 0.0, 0
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
-            xb = Tensor(x_clean[idx])
+            xb = Tensor(to_backend(x_clean[idx], device))
             with no_grad():
                 _, t_tr = teacher(xb, trace=True, v_thr=v, tau=t)
             logits, s_tr = model(xb, trace=True, v_thr=v, tau=t)

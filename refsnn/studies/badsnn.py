@@ -59,6 +59,7 @@ from refsnn.attacks.badsnn_train import (
     train_dual_spike,
     train_trigger,
 )
+from refsnn.backend import active_backend, to_backend, to_host
 from refsnn.datasets import load_idx_dataset, load_sample
 from refsnn.defenses import anp_prune, clp_prune, finetune, nad
 from refsnn.models.badsnn_nets import build_badsnn_net
@@ -194,6 +195,10 @@ def _load(name, data_dir, n_train, n_test, seed, say):
 
 
 def _net(cfg, in_shape, neuron="lif", events=False, seed=0):
+    return _build(cfg, in_shape, neuron, events, seed).to(active_backend())
+
+
+def _build(cfg, in_shape, neuron, events, seed):
     if cfg["arch"] == "nmnist" or events:
         widths = tuple(int(v) for v in cfg["widths"].split(","))
         return build_badsnn_net(
@@ -255,7 +260,7 @@ def _static(cfg, x, y, xt, yt, out, say):
         base=cfg["unet_base"],
         depth=cfg["unet_depth"],
         rng=cfg["seed"],
-    )
+    ).to(active_backend())
     say(f"[T_o] DeepFool + blend target + U-Net on {cfg['to_n']} images under V_thr^a = {cfg['to_vthr']}")
     to_rec = train_trigger(
         bad,
@@ -343,9 +348,14 @@ def _baselines(cfg, x, y, xt, yt, clean, out, say):
     for name in [n for n in cfg["baselines"].split(",") if n]:
         if name == "clean_label":
             idx = np.flatnonzero(y == t)[: int(round(0.05 * len(y)))]
-            atk = PGD(AtHyper(clean, (1.0, 0.5)), eps=16 / 255, alpha=4 / 255, steps=5)
+            pgd = PGD(AtHyper(clean, (1.0, 0.5)), eps=16 / 255, alpha=4 / 255, steps=5)
+            dev = active_backend()
             xb, yb = x.copy(), y.copy()
-            xb[idx] = clean_label(x[idx], y[idx], atk)
+            xb[idx] = clean_label(
+                x[idx],
+                y[idx],
+                lambda a, b, pgd=pgd, dev=dev: to_host(pgd(to_backend(a, dev), to_backend(b, dev))),
+            )
             trig = badnet
         elif name in triggers:
             trig = triggers[name]
