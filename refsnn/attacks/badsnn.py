@@ -66,7 +66,8 @@ def dual_spike_loss(model, x, y, poisoned, nominal=(1.0, 0.5), malicious=(1.5, 0
     if mask.any():
         rows = np.flatnonzero(mask)
         labels = y if hasattr(y, "shape") else np.asarray(y)
-        loss = loss + ag.cross_entropy(model(x[rows], v_thr=v_t, tau=tau_t), labels[rows])
+        on_x = xp_of(x.data if isinstance(x, Tensor) else x).asarray(rows)   # the index lives with x
+        loss = loss + ag.cross_entropy(model(x[on_x], v_thr=v_t, tau=tau_t), labels[rows])
     return loss
 
 

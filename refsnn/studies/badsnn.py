@@ -208,23 +208,29 @@ def _build(cfg, in_shape, neuron, events, seed):
 
 
 def _train(name, net, x, y, mask, cfg, out, say, epochs=None, malicious=None):
-    key = hashlib.sha1(
-        json.dumps(
-            [name, {k: v for k, v in cfg.items() if k != "verbose"}, len(x), float(x.sum()), int(mask.sum())],
-            default=str,
-        ).encode()
-    ).hexdigest()[:10]
+    epochs, malicious = epochs or cfg["epochs"], malicious or cfg["malicious"]
+    what = [
+        name,
+        [cfg[k] for k in ("arch", "widths", "width", "batch_size", "lr", "seed")],
+        epochs,
+        malicious,
+        len(x),
+        float(x.sum()),
+        int(y.sum()),
+        np.flatnonzero(mask).tolist(),
+    ]
+    key = hashlib.sha1(json.dumps(what, default=str).encode()).hexdigest()[:10]  # same settings: resume
     say(f"[{name}] training {len(x)} samples, {int(mask.sum())} poisoned")
     train_dual_spike(
         net,
         x,
         y,
         mask,
-        epochs=epochs or cfg["epochs"],
+        epochs=epochs,
         batch_size=cfg["batch_size"],
         lr=cfg["lr"],
         seed=cfg["seed"],
-        malicious=malicious or cfg["malicious"],
+        malicious=malicious,
         checkpoint_dir=out / "checkpoints" / f"{name}-{key}",
         verbose=cfg["verbose"],
     )
