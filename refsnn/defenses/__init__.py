@@ -5,7 +5,8 @@
 
 * :mod:`refsnn.defenses.finetune` — clean fine-tuning; :mod:`refsnn.defenses.anp` — adversarial
   neuron pruning on spiking channels; :mod:`refsnn.defenses.nad` — attention distillation from
-  spike rates (BadSNN's Table 2 defenses).
+  spike rates, :mod:`refsnn.defenses.tsbd` — unlearning weight change + gradient-norm fine-tuning
+  (BadSNN's Table 2 defenses).
 """
 
 from refsnn.defenses.anp import ChannelMask, anp_prune
@@ -13,7 +14,9 @@ from refsnn.defenses.clp import channel_lipschitz, clp_prune
 from refsnn.defenses.finetune import finetune
 from refsnn.defenses.nad import attention_loss, nad, spike_attention
 from refsnn.defenses.tgo import CosineRamp, ThresholdHinge, membrane_constraint, threshold_hinge
+from refsnn.defenses.tsbd import neuron_weight_change, tsbd
 
 __all__ = ["ThresholdHinge", "threshold_hinge", "membrane_constraint", "CosineRamp",
            "channel_lipschitz", "clp_prune",
-           "finetune", "anp_prune", "ChannelMask", "nad", "spike_attention", "attention_loss"]
+           "finetune", "anp_prune", "ChannelMask", "nad", "spike_attention", "attention_loss",
+           "tsbd", "neuron_weight_change"]

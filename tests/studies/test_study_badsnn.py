@@ -34,14 +34,14 @@ def test_tiny_run_writes_tables_and_figures(tiny_run):
     saved = json.loads((out / "summary.json").read_text())
     assert saved["table1"]["attack"] == summary["table1"]["attack"]
     assert set(summary["table1"]["attack"]) == {"1.10", "1.15", "1.20"}
-    assert set(summary["table2"]) == {"none", "finetune", "clp", "anp", "nad"}
+    assert set(summary["table2"]) == {"none", "finetune", "clp", "anp", "tsbd", "nad"}
     assert set(summary["table2"]["anp"]) == {"badnet", "clean_label", "badsnn"}
     assert np.array(summary["fig3"]["ca"]).shape == (2, 2)
     assert set(summary["ablation"]["plif"]) == {"1.00", "1.10", "1.15", "1.20"}
     values = _pcts({k: summary[k] for k in ("table1", "nmnist", "table2", "fig3", "ablation")})
     assert values and all(0.0 <= v <= 100.0 for v in values)
     assert (out / "fig3_heatmap.png").stat().st_size > 0 and (out / "triggers.png").stat().st_size > 0
-    assert "on our small data" in summary["verdict"] and "TSBD defense" in summary["missing"]
+    assert "on our small data" in summary["verdict"] and "Fig. 4 ratio sweep" in summary["missing"]
 
 
 def test_fig3_at_nominal_values_is_base_ca(tiny_run):
