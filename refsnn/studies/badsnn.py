@@ -108,6 +108,7 @@ SMALL = dict(
     ablation=1,
     fig3_vthr="1.0,1.05,1.1,1.15,1.2,1.3,1.5",
     fig3_tau="0.3,0.4,0.5,0.6,0.7",
+    fig4_ratios="",
 )
 PAPER = dict(
     dataset="cifar10",
@@ -134,6 +135,7 @@ PAPER = dict(
     ablation=1,
     fig3_vthr="1.0,1.05,1.1,1.15,1.2,1.3,1.5",
     fig3_tau="0.3,0.4,0.5,0.6,0.7",
+    fig4_ratios="0.01,0.02,0.03,0.04,0.05",
 )
 
 
@@ -179,7 +181,11 @@ def _settings(args):
 
 def _load(name, data_dir, n_train, n_test, seed, say):
     d = Path(data_dir) / name
-    if d.is_dir():
+    if d.is_dir() and name == "cifar10":
+        from data_tools.cifar import load_cifar10
+
+        (x, y), (xt, yt), src = load_cifar10(d, "train"), load_cifar10(d, "test"), str(d)
+    elif d.is_dir():
         (x, y), (xt, yt), src = load_idx_dataset(d, "train"), load_idx_dataset(d, "test"), str(d)
     else:
         (x, y), (xt, yt), src = (
@@ -426,6 +432,25 @@ def _table2(cfg, x, y, xt, yt, bad, unet_imgs, baselines, say):
     return table
 
 
+def _fig4(cfg, x, y, xt, yt, xp, out, say):
+    """CA and ASR_p at every V_thr^a for models trained with each poisoning ratio P (Fig. 4)."""
+    ratios = [float(v) for v in str(cfg["fig4_ratios"]).split(",") if v]
+    rows = {}
+    for r in ratios:
+        check_interval("badsnn --fig4-ratios", "P", r, 0.0, 1.0)
+        mask = np.zeros(len(y), bool)
+        mask[dual_spike_split(y, cfg["target"], r, cfg["seed"])["target_poison"]] = True
+        net = _train(f"fig4-P{r:g}", _net(cfg, x.shape[1:], seed=cfg["seed"]), x, y, mask, cfg, out, say)
+        rows[f"{r:g}"] = {
+            f"{v:.2f}": {
+                "ca": _ca(net, xt, yt, (v, cfg["attack_tau"])),
+                "asr_p": _asr(net, xp, yt, cfg["target"], (v, cfg["attack_tau"])),
+            }
+            for v in cfg["attack_vthr"]
+        }
+    return rows
+
+
 def _fig3(cfg, bad, xt, yt, xp):
     vs, ts = ([float(v) for v in cfg[k].split(",")] for k in ("fig3_vthr", "fig3_tau"))
     ca = [[_ca(bad, xt, yt, (v, tau)) for tau in ts] for v in vs]
@@ -566,6 +591,7 @@ def main(argv=None) -> dict:
             },
             "lif": {k: {"ca": r["ca"], "asr_p": r["asr_p"]} for k, r in t1["attack"].items()},
         }
+    fig4 = _fig4(cfg, x, y, xt, yt, xp, out, say)
     _report(t1, nm, t2, say)
     verdict = _verdict(t1, t2)
     say("\n" + verdict)
@@ -591,7 +617,8 @@ def main(argv=None) -> dict:
         "ablation": ablation,
         "paper_table1": PAPER_T1,
         "paper_table2_badsnn": PAPER_T2_BADSNN,
-        "missing": ["Fig. 4 ratio sweep"],
+        "fig4": fig4,
+        "missing": [] if fig4 else ["Fig. 4 ratio sweep (give --fig4-ratios)"],
         "verdict": verdict,
         "seconds": time.perf_counter() - start,
     }

@@ -12,7 +12,7 @@ from refsnn.studies import badsnn, run
 TINY = ["--n-train", "120", "--n-test", "30", "--epochs", "1", "--nm-n-train", "40", "--nm-n-test", "20",
         "--nm-epochs", "1", "--to-n", "8", "--to-epochs", "1", "--deepfool-steps", "1", "--def-epochs", "1",
         "--widths", "2,2", "--fig3-vthr", "1.0,1.2", "--fig3-tau", "0.5,0.7", "--ratio", "0.2",
-        "--baselines", "badnet,clean_label", "--quiet"]
+        "--baselines", "clean_label", "--fig4-ratios", "0.5", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,14 @@ def test_tiny_run_writes_tables_and_figures(tiny_run):
     assert saved["table1"]["attack"] == summary["table1"]["attack"]
     assert set(summary["table1"]["attack"]) == {"1.10", "1.15", "1.20"}
     assert set(summary["table2"]) == {"none", "finetune", "clp", "anp", "tsbd", "nad"}
-    assert set(summary["table2"]["anp"]) == {"badnet", "clean_label", "badsnn"}
+    assert set(summary["table2"]["anp"]) == {"clean_label", "badsnn"}
     assert np.array(summary["fig3"]["ca"]).shape == (2, 2)
     assert set(summary["ablation"]["plif"]) == {"1.00", "1.10", "1.15", "1.20"}
-    values = _pcts({k: summary[k] for k in ("table1", "nmnist", "table2", "fig3", "ablation")})
+    values = _pcts({k: summary[k] for k in ("table1", "nmnist", "table2", "fig3", "fig4", "ablation")})
     assert values and all(0.0 <= v <= 100.0 for v in values)
     assert (out / "fig3_heatmap.png").stat().st_size > 0 and (out / "triggers.png").stat().st_size > 0
-    assert "on our small data" in summary["verdict"] and "Fig. 4 ratio sweep" in summary["missing"]
+    assert "on our small data" in summary["verdict"] and summary["missing"] == []
+    assert set(summary["fig4"]) == {"0.5"} and set(summary["fig4"]["0.5"]) == {"1.10", "1.15", "1.20"}
 
 
 def test_fig3_at_nominal_values_is_base_ca(tiny_run):
@@ -52,7 +53,8 @@ def test_fig3_at_nominal_values_is_base_ca(tiny_run):
 
 def test_rerun_resumes_from_checkpoints(tiny_run, capsys):
     _, out = tiny_run
-    argv = [a for a in TINY if a != "--quiet"] + ["--skip-nmnist", "--baselines", "", "--out", str(out)]
+    argv = [a for a in TINY if a != "--quiet"] + ["--skip-nmnist", "--baselines", "", "--fig4-ratios", "",
+                                                  "--out", str(out)]
     again = badsnn.main(argv)
     assert "resumed from" in capsys.readouterr().out
     assert again["table1"]["clean_ca"] == tiny_run[0]["table1"]["clean_ca"]
