@@ -115,6 +115,8 @@ def resnet19(in_shape=(3, 32, 32), num_classes=10, width=1.0, T=4, neuron="lif",
              dtype=np.float32) -> BadSNNNet:
     """TET's spiking ResNet-19 (module doc); ``width`` scales 128/256/512 and the fc-256."""
     c, h, w = _check_shape(in_shape, num_classes, "resnet19")
+    if h != w:
+        raise ValueError(f"resnet19: the global average pool needs square inputs, got {h}×{w}")
     gen, make = as_generator(rng, "resnet19"), _neuron(neuron)
     widths = [_w(128, width), _w(256, width), _w(512, width)]
     nodes, k = [SeqToANN(*_conv_bn(c, widths[0], gen, dtype)), NeuronSlot(make(0), 0)], 1
@@ -127,7 +129,7 @@ def resnet19(in_shape=(3, 32, 32), num_classes=10, width=1.0, T=4, neuron="lif",
             if stride == 2:
                 h, w = (h + 1) // 2, (w + 1) // 2
     hidden = _w(256, width)
-    nodes += [SeqToANN(AvgPool2d((h, w)) if h == w else AvgPool2d(h), Flatten(),
+    nodes += [SeqToANN(AvgPool2d(h), Flatten(),
                        Linear(c_in, hidden, bias=False, rng=gen, dtype=dtype)),
               NeuronSlot(make(k), k),
               SeqToANN(Linear(hidden, int(num_classes), bias=False, rng=gen, dtype=dtype))]

@@ -11,7 +11,8 @@ What runs (small defaults; every value an option):
    ``τ^a = 0.5``: CA, ASR_p (power trigger ``T_p(x) = x^q``) and ASR_o (U-Net trigger ``T_o``
    trained once under ``--to-vthr``, default 1.15, and applied at every ``V_thr^a``).
 2. Event data: MNIST-5k through the DVS emulator (three saccades, binarised per frame, one frame
-   per step), the N-MNIST net, ASR of the noise trigger ``T_s`` (Eq. 7) in the ASR_p column.
+   per step) — or the recorded N-MNIST when ``<data-dir>/nmnist/{Train,Test}`` exists — the
+   N-MNIST net, ASR of the noise trigger ``T_s`` (Eq. 7) in the ASR_p column.
 3. Table 2: BadNet, Blend, WaNet (noise mode), Clean-Label at 5% poisoning and BadSNN (ASR_p and
    ASR_o at ``--t2-vthr``, default 1.10 as the paper's Table 2 row) before and after fine-tuning,
    CLP (u = 3), ANP (ε = 0.4, α = 0.5), TSBD and NAD, each defense with 5% clean training data.
@@ -307,9 +308,24 @@ def _static(cfg, x, y, xt, yt, out, say):
 def _nmnist(cfg, data_dir, out, say):
     from data_tools.dvs import dvs_frames
 
-    x, y, xt, yt, src = _load("mnist-5k", data_dir, cfg["nm_n_train"], cfg["nm_n_test"], cfg["seed"] + 1, say)
-    say(f"[N-MNIST-like] DVS emulator on {len(x)} + {len(xt)} MNIST-5k images")
-    fx, fxt = (np.minimum(dvs_frames(a[:, 0], steps=4), 1.0).astype(np.float32) for a in (x, xt))
+    real = Path(data_dir) / "nmnist"
+    if real.is_dir():  # the recorded N-MNIST (Train/<digit>/*.bin, Test/...), binned into 4 frames
+        from data_tools.nmnist import load_nmnist, to_frames
+
+        sets = []
+        for split, n in (("train", cfg["nm_n_train"]), ("test", cfg["nm_n_test"])):
+            ev, lab = load_nmnist(real, split)
+            pick = np.random.default_rng(cfg["seed"] + 1).permutation(len(lab))[:n]
+            frames = np.stack([to_frames(ev[i], 4) for i in pick])
+            sets += [np.minimum(frames, 1.0).astype(np.float32), lab[pick]]
+        fx, y, fxt, yt = sets
+        src = str(real)
+    else:
+        x, y, xt, yt, src = _load(
+            "mnist-5k", data_dir, cfg["nm_n_train"], cfg["nm_n_test"], cfg["seed"] + 1, say
+        )
+        say(f"[N-MNIST-like] DVS emulator on {len(x)} + {len(xt)} MNIST-5k images")
+        fx, fxt = (np.minimum(dvs_frames(a[:, 0], steps=4), 1.0).astype(np.float32) for a in (x, xt))
     t, nominal = cfg["target"], (1.0, 0.5)
     ecfg = {**cfg, "ratio": cfg["nm_ratio"]}
     split = dual_spike_split(y, t, cfg["nm_ratio"], cfg["seed"])

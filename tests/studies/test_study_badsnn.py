@@ -70,3 +70,35 @@ def test_rerun_resumes_from_checkpoints(tiny_run, capsys):
 def test_bad_options_are_refused_before_any_work(opt, msg, tmp_path):
     with pytest.raises(ValueError, match=msg):
         run("badsnn", [*TINY, *opt, "--out", str(tmp_path)])
+
+
+def _write_nmnist(root, truncate=False):
+    from data_tools.nmnist import EVENT_DTYPE, write_events
+
+    g = np.random.default_rng(0)
+    for split in ("Train", "Test"):
+        for digit in range(10):
+            (root / split / str(digit)).mkdir(parents=True)
+            for k in range(3):
+                ev = np.zeros(40, EVENT_DTYPE)
+                ev["t"] = np.sort(g.integers(0, 300_000, 40))
+                ev["x"], ev["y"] = g.integers(0, 34, 40), g.integers(0, 34, 40)
+                ev["p"] = g.integers(0, 2, 40)
+                write_events(root / split / str(digit) / f"{k:05d}.bin", ev)
+    if truncate:
+        bad = root / "Train" / "3" / "00001.bin"
+        bad.write_bytes(bad.read_bytes()[:-2])
+
+
+def test_recorded_nmnist_is_used_when_present_and_a_truncated_record_is_refused(tmp_path):
+    from data_tools.errors import DataFormatError
+
+    cfg = badsnn._settings(badsnn._parser().parse_args(TINY))
+    cfg["verbose"] = False
+    _write_nmnist(tmp_path / "good" / "nmnist")
+    row = badsnn._nmnist(cfg, tmp_path / "good", tmp_path / "out", lambda *a: None)
+    assert row["data"] == str(tmp_path / "good" / "nmnist")
+    assert all(0 <= r["asr_s"] <= 100 for r in row["attack"].values())
+    _write_nmnist(tmp_path / "bad" / "nmnist", truncate=True)
+    with pytest.raises(DataFormatError, match=r"00001\.bin: event \d+ is truncated"):
+        badsnn._nmnist(cfg, tmp_path / "bad", tmp_path / "out", lambda *a: None)
