@@ -16,7 +16,9 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
   semantics, cross-checked against it; :class:`EOT` wraps a stochastic model so any
   attack uses the mean gradient over draws (TGO's evaluation, BadSNN's triggers).
 * :mod:`refsnn.attacks.backdoor` — BadSNN's poisoning split and triggers, the BadNet /
-  Blend / WaNet / clean-label poisons.
+  Blend / WaNet / clean-label poisons; :mod:`refsnn.attacks.badsnn` — Eq. 2 / 4 / 5–6
+  (:func:`dual_spike_loss`, :func:`trigger_loss`, ...); :mod:`refsnn.attacks.badsnn_train` —
+  dual-spike training with checkpoints and the T_o generator training (imported on use).
 
 >>> import numpy as np
 >>> from refsnn.nn import Flatten, Linear, Sequential
@@ -31,6 +33,7 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
 """
 
 from refsnn.attacks.apgd import APGD
+from refsnn.attacks.badsnn import attack_success_rate, dual_spike_loss, trigger_loss
 from refsnn.attacks.base import Attack, AttackWarning, attack_mode
 from refsnn.attacks.deepfool import DeepFool
 from refsnn.attacks.eot import EOT, RFGSM
@@ -43,4 +46,5 @@ __all__ = [
     "Conv1Route", "conv1_input_gradient",
     "transfer", "TransferResult", "accuracy", "predict",
     "RFGSM", "APGD", "DeepFool", "EOT",
+    "dual_spike_loss", "trigger_loss", "attack_success_rate",
 ]
