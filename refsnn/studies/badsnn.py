@@ -614,7 +614,7 @@ def main(argv=None) -> dict:
     _heat(
         [
             {
-                "title": f"CA % ({n})" if n == "ca" else "ASR_p %",
+                "title": ("CA %" if n == "ca" else "ASR_p %") + " (rows V_thr^a, columns tau^a)",
                 "rows": [f"{v:g}" for v in fig3["v_thr"]],
                 "cols": [f"{t:g}" for t in fig3["tau"]],
                 "values": fig3[n],
