@@ -264,8 +264,22 @@ def test_sdbn_example_on_fakedev_runs_on_the_host_and_equals_numpy(fakedev, tmp_
         assert on_dev[key] == on_host[key], key
 
 
+def test_badsnn_on_fakedev_equals_numpy(fakedev, tmp_path):
+    args = ["--n-train", "60", "--n-test", "20", "--epochs", "1", "--nm-n-train", "30", "--nm-n-test", "10",
+            "--nm-epochs", "1", "--to-n", "4", "--to-epochs", "1", "--deepfool-steps", "1",
+            "--def-epochs", "1", "--widths", "2,2", "--fig3-vthr", "1.0,1.2", "--fig3-tau", "0.5",
+            "--ratio", "0.3",
+            "--baselines", "badnet,clean_label", "--ablation", "0", "--quiet"]
+    on_dev = _run_example("badsnn.py", [*args, "--out", str(tmp_path / "dev")])
+    backend.set_backend("numpy")
+    on_host = _run_example("badsnn.py", [*args, "--out", str(tmp_path / "host")])
+    for key in ("table1", "nmnist", "table2", "fig3"):
+        assert on_dev[key] == on_host[key], key
+    assert json.loads((tmp_path / "dev" / "summary.json").read_text())["table2"] == on_dev["table2"]
+
+
 def test_every_example_is_covered_here():
-    covered = {"quickstart.py", "crossval.py", "sharmin.py", "sdbn.py", "gamin.py"}
+    covered = {"quickstart.py", "crossval.py", "sharmin.py", "sdbn.py", "gamin.py", "badsnn.py"}
     assert {p.name for p in (ROOT / "examples").glob("*.py")} == covered, "add the new example to this file"
 
 

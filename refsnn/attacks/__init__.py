@@ -17,7 +17,9 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
   semantics, cross-checked against it; :class:`EOT` wraps a stochastic model so any
   attack uses the mean gradient over draws (TGO's evaluation, BadSNN's triggers).
 * :mod:`refsnn.attacks.backdoor` — BadSNN's poisoning split and triggers, the BadNet /
-  Blend / WaNet / clean-label poisons.
+  Blend / WaNet / clean-label poisons; :mod:`refsnn.attacks.badsnn` — Eq. 2 / 4 / 5–6
+  (:func:`dual_spike_loss`, :func:`trigger_loss`, ...); :mod:`refsnn.attacks.badsnn_train` —
+  dual-spike training with checkpoints and the T_o generator training (imported on use).
 * :class:`GreedySD` — the SDBN study's greedy SD-weighted black-box attack through an Oracle.
 
 >>> import numpy as np
@@ -33,6 +35,7 @@ differentiated through autograd / BPTT; the loss is cross-entropy or any
 """
 
 from refsnn.attacks.apgd import APGD
+from refsnn.attacks.badsnn import attack_success_rate, dual_spike_loss, trigger_loss
 from refsnn.attacks.base import Attack, AttackWarning, attack_mode
 from refsnn.attacks.deepfool import DeepFool
 from refsnn.attacks.eot import EOT, RFGSM
@@ -49,4 +52,5 @@ __all__ = [
     "RFGSM", "APGD", "DeepFool", "EOT",
     "GreedySD", "GreedySDResult",
     "Gamin", "GaminConfig", "GaminResult",
+    "dual_spike_loss", "trigger_loss", "attack_success_rate",
 ]

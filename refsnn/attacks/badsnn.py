@@ -36,6 +36,7 @@ import numpy as np
 
 from refsnn import autograd as ag
 from refsnn.autograd import Tensor
+from refsnn.backend import xp_of
 from refsnn.validation import check_interval, check_positive
 
 __all__ = ["check_hyper", "dual_spike_loss", "blend_target", "choose_alpha", "trigger_loss",
@@ -63,8 +64,10 @@ def dual_spike_loss(model, x, y, poisoned, nominal=(1.0, 0.5), malicious=(1.5, 0
         raise ValueError(f"dual_spike_loss: poisoned mask of shape {mask.shape} for {len(y)} labels")
     loss = ag.cross_entropy(model(x, v_thr=v_n, tau=tau_n), y)
     if mask.any():
-        xp = x[mask] if not isinstance(x, Tensor) else x[np.flatnonzero(mask)]
-        loss = loss + ag.cross_entropy(model(xp, v_thr=v_t, tau=tau_t), np.asarray(y)[mask])
+        rows = np.flatnonzero(mask)
+        labels = y if hasattr(y, "shape") else np.asarray(y)
+        on_x = xp_of(x.data if isinstance(x, Tensor) else x).asarray(rows)   # the index lives with x
+        loss = loss + ag.cross_entropy(model(x[on_x], v_thr=v_t, tau=tau_t), labels[rows])
     return loss
 
 
@@ -104,13 +107,14 @@ def choose_alpha(predict, x, x_power, x_deepfool, target: int, candidates=None) 
 def trigger_loss(g: Tensor, delta, logits: Tensor, target: int, lambdas=LAMBDAS) -> tuple[Tensor, dict]:
     """``(L, parts)`` of Eq. 5–6 for generator output ``g [B, C, H, W]``, target ``Δx`` and the
     backdoored model's ``logits`` on ``x + g``; ``parts`` holds the three terms as floats."""
-    delta = np.asarray(delta, dtype=g.dtype)
-    if tuple(g.shape) != delta.shape:
+    xp = xp_of(g.data)
+    delta = xp.asarray(delta, dtype=g.dtype)
+    if tuple(g.shape) != tuple(delta.shape):
         raise ValueError(f"trigger_loss: generator output {g.shape} and target Δx {delta.shape} differ")
     b = g.shape[0]
     gf, df = g.reshape((b, -1)), Tensor(delta.reshape(b, -1))
     eps = g.dtype.type(1e-12)
-    norm_d = Tensor(np.linalg.norm(delta.reshape(b, -1), axis=1).astype(g.dtype))
+    norm_d = Tensor(xp.sqrt((delta.reshape(b, -1) ** 2).sum(axis=1)).astype(g.dtype))
     cos = (gf * df).sum(axis=1) / (((gf * gf).sum(axis=1)) ** 0.5 * norm_d + eps)
     l_sim = (1 - cos).mean()
     l_adv = ag.cross_entropy(logits, np.full(b, target))

@@ -11,8 +11,10 @@
   :func:`convert` / :func:`to_lif` / :func:`train_hybrid` / :func:`train_ann` — SNN-conv and SNN-BP.
 * :class:`SiegertRBM`, :class:`SDBN` — the SDBN study's Siegert-unit RBMs (persistent CD) and the
   784-500-500-10 spiking DBN.
+* :func:`resnet19`, :func:`vgg16`, :func:`nmnist_net` — BadSNN's form-3 spiking nets (V_thr/τ per call).
 """
 
+from refsnn.models.badsnn_nets import BadSNNNet, PLIFThreshold, build_badsnn_net, nmnist_net, resnet19, vgg16
 from refsnn.models.convert import balance_thresholds, convert, to_lif, train_ann, train_hybrid
 from refsnn.models.gamin_gs import gamin_generator, gamin_surrogate
 from refsnn.models.gamin_snn import GaminSNN, gamin_loss, step_cross_entropy
@@ -38,4 +40,5 @@ __all__ = ["mlp", "gamin_ann", "GaminSNN", "gamin_loss", "step_cross_entropy",
            "SpikingNet", "LayerTrace", "spiking_from_spec", "spiking_vgg", "spiking_resnet20", "neurons",
            "weight_layers", "copy_weights", "convert", "balance_thresholds", "to_lif", "train_hybrid",
            "train_ann",
+           "BadSNNNet", "PLIFThreshold", "resnet19", "vgg16", "nmnist_net", "build_badsnn_net",
            "SiegertRBM", "RBMConfig", "SDBN", "normalise_rates"]
