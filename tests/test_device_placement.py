@@ -236,6 +236,7 @@ def test_crossval_example_on_fakedev(fakedev, tmp_path, capsys):
     assert "(backend fakedev)" in capsys.readouterr().out
 
 
+@pytest.mark.filterwarnings("ignore:balance_thresholds:RuntimeWarning")  # a 2-channel net has silent layers
 def test_sharmin_on_fakedev_equals_numpy(fakedev, tmp_path):
     args = ["--n-train", "24", "--n-test", "6", "--ann-epochs", "1", "--bp-epochs", "1", "--T-conv", "2",
             "--T-bp", "2", "--fig2-T-bp", "2", "--fig2-T-conv", "2", "--widths", "2,2,2", "--hidden", "4",
