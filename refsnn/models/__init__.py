@@ -29,7 +29,7 @@ from refsnn.models.spiking import (
     spiking_vgg,
     weight_layers,
 )
-from refsnn.models.tgo_nets import tgo_neuron, tgo_vgg11, wrn16, wrn16_spec
+from refsnn.models.tgo_nets import data_init, tgo_neuron, tgo_vgg11, wrn16, wrn16_spec
 from refsnn.models.vgg import build_ann, vgg5, vgg11, vgg_spec
 
 __all__ = ["mlp", "gamin_ann", "GaminSNN", "gamin_loss", "step_cross_entropy",
@@ -38,4 +38,4 @@ __all__ = ["mlp", "gamin_ann", "GaminSNN", "gamin_loss", "step_cross_entropy",
            "weight_layers", "copy_weights", "convert", "balance_thresholds", "to_lif", "train_hybrid",
            "train_ann",
            "SiegertRBM", "RBMConfig", "SDBN", "normalise_rates",
-           "tgo_vgg11", "wrn16", "wrn16_spec", "tgo_neuron"]
+           "tgo_vgg11", "wrn16", "wrn16_spec", "tgo_neuron", "data_init"]

@@ -14,6 +14,11 @@ the threshold-guarding constraint (:mod:`refsnn.defenses.tgo`).
   post-activation :class:`~refsnn.models.resnet.BasicBlock` (spiking neurons
   replace ReLUs), no batch norm, no biases, block dropout ``p = 0`` by default.
 
+Without batch norm a deep spiking net starts silent (no spike reaches the output);
+:func:`data_init` rescales, layer by layer on one batch, the weight layer feeding each
+spiking layer so that the ``q``-quantile of its input current equals θ (an LSUV-style
+data-dependent initialisation; our choice, the paper's nets have batch norm).
+
 Neurons (:func:`tgo_neuron`): the plain LIF is form 2 (``H = λ·V + X``, soft reset,
 θ = 1, λ = 0.5 i.e. SpikingJelly's τ = 2, triangle surrogate of width 1); the noisy
 LIF is form 5 with ``noise="gaussian"`` and ``t_noise = σ`` — P(fire) = Φ((H − θ)/σ)
@@ -35,10 +40,12 @@ import math
 import numpy as np
 
 from data_tools.batches import as_generator
-from refsnn.models.spiking import SpikingNet, spiking_from_spec
+from refsnn.autograd import Tensor, no_grad
+from refsnn.models.spiking import NeuronSlot, SpikingNet, spiking_from_spec
 from refsnn.models.vgg import _check_shape, vgg_spec
 from refsnn.neurons import LIFImmediate
 from refsnn.neurons.noisy import NoisyLIF
+from refsnn.nn import Conv2d, Linear
 from refsnn.validation import check_interval, check_positive
 
 VGG11_WIDTHS = (64, 128, 256, 256, 512, 512, 512, 512)
@@ -107,3 +114,37 @@ def wrn16(width: float = 1.0, in_shape=(3, 32, 32), num_classes: int = 10, T: in
     """Spiking WRN-16-k (module doc); direct input, mean readout."""
     spec = wrn16_spec(in_shape, num_classes, k, width, dropout)
     return spiking_from_spec(spec, neuron or tgo_neuron(), T, encoder="direct", rng=rng, dtype=dtype)
+
+
+def _feeding_layers(model) -> list:
+    """For each neuron slot in order, the last Conv2d / Linear before it (shortcut convs skipped)."""
+    out, last = [], None
+    for name, m in model.named_modules():
+        if isinstance(m, (Conv2d, Linear)) and "shortcut" not in name:
+            last = m
+        elif isinstance(m, NeuronSlot):
+            out.append(last)
+    return out
+
+
+def data_init(model: SpikingNet, x, q: float = 0.9, theta: float = 1.0) -> list[float]:
+    """Scale each spiking layer's feeding weights so that quantile ``q`` of its current is ``θ``.
+
+    ``x [B, ...]`` one batch; returns the scale factors (layer order).  In place, no gradient.
+    """
+    q = check_interval("data_init", "q", q, 0.0, 1.0, lo_open=True)
+    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+    scales = []
+    was_training = model.training
+    model.eval()
+    with no_grad():
+        for i, layer in enumerate(_feeding_layers(model)):
+            cur = np.asarray(model.current_into(x, i).data, np.float64)
+            top = float(np.quantile(cur, q))
+            scale = theta / top if top > 1e-8 else 4.0
+            layer.weight.data[...] *= layer.weight.data.dtype.type(scale)
+            if getattr(layer, "bias", None) is not None:
+                layer.bias.data[...] *= layer.bias.data.dtype.type(scale)
+            scales.append(scale)
+    model.train(was_training)
+    return scales
