@@ -37,6 +37,7 @@ import numpy as np
 from data_tools.batches import as_generator, batch_iterator
 from refsnn.attacks import FGSM, PGD
 from refsnn.autograd import Tensor, cross_entropy, no_grad
+from refsnn.backend import to_backend, to_host
 from refsnn.defenses.tgo import CosineRamp, membrane_constraint
 from refsnn.models.spiking import weight_layers
 from refsnn.nn import SGD, Adam
@@ -145,15 +146,19 @@ def train_robust(model, x: np.ndarray, y: np.ndarray, cfg: RobustConfig | None =
     sched = CosineAnnealingLR(opt, T_max=cfg.epochs)
     ramp = CosineRamp(tgo.lam_max, max(1, cfg.epochs - 1), tgo.lam_min) if tgo else None
     atk = inner_attack(model, cfg, gen) if cfg.strategy != "bptt" else None
+    from refsnn.train import model_backend
+
+    dev = model_backend(model)
     history = []
     for epoch in range(cfg.epochs):
         lam = ramp(epoch) if ramp else 0.0
         start, tot, tot_c, correct, seen = time.perf_counter(), 0.0, 0.0, 0, 0
         for xb, yb in batch_iterator(x, y, cfg.batch_size, rng=gen):
+            xb, yd = to_backend(xb, dev), to_backend(yb, dev)
             if atk is not None:
-                xb = atk(xb, yb)
+                xb = atk(xb, yd)
             model.train()
-            loss, logits, ce, c = tgo_loss(model, Tensor(xb), yb, tgo, lam)
+            loss, logits, ce, c = tgo_loss(model, Tensor(xb), yd, tgo, lam)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -162,7 +167,7 @@ def train_robust(model, x: np.ndarray, y: np.ndarray, cfg: RobustConfig | None =
                     parseval_retraction(model, cfg.beta)
             tot += float(ce.item()) * len(yb)
             tot_c += c * len(yb)
-            correct += int((logits.data.argmax(axis=1) == yb).sum())
+            correct += int((to_host(logits.data).argmax(axis=1) == yb).sum())
             seen += len(yb)
         sched.step()
         rec = dict(epoch=epoch + 1, loss=tot / seen, constraint=tot_c / seen, lam=lam,

@@ -133,13 +133,16 @@ def data_init(model: SpikingNet, x, q: float = 0.9, theta: float = 1.0) -> list[
     ``x [B, ...]`` one batch; returns the scale factors (layer order).  In place, no gradient.
     """
     q = check_interval("data_init", "q", q, 0.0, 1.0, lo_open=True)
-    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+    from refsnn.backend import to_backend, to_host
+    from refsnn.train import model_backend
+
+    x = x if isinstance(x, Tensor) else Tensor(to_backend(np.asarray(x), model_backend(model)))
     scales = []
     was_training = model.training
     model.eval()
     with no_grad():
         for i, layer in enumerate(_feeding_layers(model)):
-            cur = np.asarray(model.current_into(x, i).data, np.float64)
+            cur = np.asarray(to_host(model.current_into(x, i).data), np.float64)
             top = float(np.quantile(cur, q))
             scale = theta / top if top > 1e-8 else 4.0
             layer.weight.data[...] *= layer.weight.data.dtype.type(scale)

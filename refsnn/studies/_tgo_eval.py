@@ -23,6 +23,19 @@ import numpy as np
 from refsnn.attacks import APGD, EOT, FGSM, PGD, RFGSM
 from refsnn.attacks.base import attack_mode
 from refsnn.autograd import Tensor, no_grad
+from refsnn.backend import to_backend, to_host
+from refsnn.train import model_backend
+
+
+def _logits(model, x, samples: int = 1) -> np.ndarray:
+    """Host sum of ``samples`` forward draws' logits for host images ``x`` (model on any backend)."""
+    xb = Tensor(to_backend(x, model_backend(model)))
+    return sum(np.asarray(to_host(model(xb).data), np.float64) for _ in range(samples))
+
+
+def _craft(attack, model, x, y) -> np.ndarray:
+    dev = model_backend(model)
+    return to_host(attack(to_backend(x, dev), to_backend(y, dev)))
 
 
 def accuracy(model, x, y, samples: int = 1, bs: int = 128) -> float:
@@ -30,8 +43,7 @@ def accuracy(model, x, y, samples: int = 1, bs: int = 128) -> float:
     correct = 0
     with no_grad(), attack_mode(model):
         for i in range(0, len(x), bs):
-            z = sum(model(Tensor(x[i:i + bs])).data for _ in range(samples))
-            correct += int((np.asarray(z).argmax(axis=1) == y[i:i + bs]).sum())
+            correct += int((_logits(model, x[i:i + bs], samples).argmax(axis=1) == y[i:i + bs]).sum())
     return correct / len(x)
 
 
@@ -45,10 +57,9 @@ def _robust_mask(model, make, x, y, restarts, samples, bs=128):
             live = np.flatnonzero(ok[sl]) + i
             if len(live) == 0:
                 continue
-            adv = make(target, r)(x[live], y[live])
+            adv = _craft(make(target, r), model, x[live], y[live])
             with no_grad(), attack_mode(model):
-                z = sum(model(Tensor(adv)).data for _ in range(samples))
-            ok[live] = np.asarray(z).argmax(axis=1) == y[live]
+                ok[live] = _logits(model, adv, samples).argmax(axis=1) == y[live]
     return ok
 
 
@@ -90,8 +101,8 @@ def pgd_sweep(model, x, y, eps_list, steps=10, restarts=1, samples=1, seed=0) ->
 
 def transfer_acc(source, target, x, y, eps, steps=10, samples=1, seed=0) -> float:
     """Black-box: PGD-``steps`` crafted on ``source``, accuracy of ``target`` (mean of ``samples`` draws)."""
-    adv = np.concatenate([PGD(source, eps=eps, alpha=2.5 * eps / steps, steps=steps, random_start=True,
-                              rng=seed)(x[i:i + 128], y[i:i + 128]) for i in range(0, len(x), 128)])
+    atk = PGD(source, eps=eps, alpha=2.5 * eps / steps, steps=steps, random_start=True, rng=seed)
+    adv = np.concatenate([_craft(atk, source, x[i:i + 128], y[i:i + 128]) for i in range(0, len(x), 128)])
     return accuracy(target, adv, y, samples)
 
 
@@ -118,8 +129,9 @@ def membrane_gaps(model, x, theta: float = 1.0, bs: int = 128) -> list[np.ndarra
     per_layer = None
     with no_grad(), attack_mode(model):
         for i in range(0, len(x), bs):
-            _, traces = model(Tensor(x[i:i + bs]), trace=True)
-            gaps = [np.abs(np.asarray(t.membrane.data, np.float64) - theta).ravel() for t in traces]
+            _, traces = model(Tensor(to_backend(x[i:i + bs], model_backend(model))), trace=True)
+            gaps = [np.abs(np.asarray(to_host(t.membrane.data), np.float64) - theta).ravel()
+                    for t in traces]
             per_layer = gaps if per_layer is None else [np.concatenate(p) for p in zip(per_layer, gaps)]
     return per_layer
 

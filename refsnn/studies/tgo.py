@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from refsnn.backend import active_backend
 from refsnn.defenses.adversarial import RobustConfig, TGOConfig, train_robust
 from refsnn.models.tgo_nets import data_init, tgo_neuron, tgo_vgg11, wrn16
 from refsnn.models.vgg import build_ann, vgg_spec
@@ -122,7 +123,7 @@ def _net(cfg, noisy, seed, x_init, sigma=None):
     neuron = tgo_neuron(noisy=noisy, sigma=cfg["sigma"] if sigma is None else sigma, rng=seed + 1000)
     build = tgo_vgg11 if cfg["arch"] == "vgg11" else wrn16
     model = build(width=cfg["width"], in_shape=(1, 28, 28), num_classes=10, T=cfg["T"], neuron=neuron,
-                  rng=seed)
+                  rng=seed).to(active_backend())
     data_init(model, x_init)
     return model
 
@@ -156,7 +157,7 @@ def _train_ann(cfg, x, y, seed, say):
     widths = [max(1, round(w * cfg["width"])) for w in (64, 128, 256, 256, 512, 512, 512, 512)]
     spec = vgg_spec("vgg11", (1, 28, 28), 10, hidden=max(1, round(4096 * cfg["width"])), conv_dropout=0.0,
                     fc_dropout=0.0, conv_widths=widths)
-    ann = build_ann(spec, rng=seed)
+    ann = build_ann(spec, rng=seed).to(active_backend())
     say("training the transfer-source ANN (VGG-11, ReLU)")
     fit(ann, Adam(list(ann.parameters()), lr=cfg["lr"]), x, y, cfg["epochs"], cfg["batch_size"], rng=seed,
         verbose=False)
@@ -224,7 +225,7 @@ def main(argv=None) -> dict:
 
     sweeps = _sweeps(cfg, x, y, xt, yt, seed, say, out_dir)
     ablation = {k: {m: results[k]["white_box"][m] for m in ("clean", "fgsm")} for k in PAPER_ABLATION}
-    summary = dict(settings=cfg, data=source, seconds=None, training={k: v for k, v in info.items()},
+    summary = dict(settings=cfg, data=source, backend=active_backend(), seconds=None, training=info,
                    results=results, checks=flags,
                    all_checks_pass=bool(all(v for f in flags.values() for k, v in f.items()
                                             if k != "tolerance")),
