@@ -22,7 +22,8 @@ def test_vgg11_layers_and_widths():
 def test_wrn16_spec_and_layers():
     spec = wrn16_spec((3, 32, 32), 10, k=4, width=1.0)
     blocks = [e for e in spec if e[0] == "block"]
-    assert [b[2] for b in blocks] == [64, 64, 128, 128, 256, 256] and [b[3] for b in blocks] == [1, 1, 2, 1, 2, 1]
+    assert [b[2] for b in blocks] == [64, 64, 128, 128, 256, 256]
+    assert [b[3] for b in blocks] == [1, 1, 2, 1, 2, 1]
     assert spec[-3] == ("avgpool", 8)
     net = wrn16(width=1 / 16, in_shape=(1, 8, 8), rng=0)
     assert len(net.slots()) == 13  # stem + 6 blocks × 2
