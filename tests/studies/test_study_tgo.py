@@ -77,3 +77,25 @@ def test_tiny_run_writes_everything(tmp_path):
     assert 0 <= saved["near_threshold"]["tgo_total"] <= 1
     assert (tmp_path / "membrane_hist.png").stat().st_size > 0 and (tmp_path / "eps_sweep.png").exists()
     assert summary["verdict"] == saved["verdict"] and "anti-masking checks" in summary["verdict"]
+
+
+def test_restarts_keep_a_sample_only_if_it_survives_every_start():
+    from refsnn.nn import Linear, Sequential
+
+    net = Sequential(Linear(2, 2, bias=False, rng=0))
+    net[0].weight.data[...] = np.eye(2, dtype=np.float32)  # predicts argmax(x)
+    x = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], np.float32)
+    y = np.array([0, 0, 1])
+
+    class Flip:  # restart r flips sample r's features (an attack that succeeds only there)
+        def __init__(self, r):
+            self.r = r
+
+        def __call__(self, xs, ys):
+            out = xs.copy()
+            hit = [i for i, row in enumerate(xs) if row.tolist() == x[self.r].tolist()][:1]
+            out[hit] = out[hit][:, ::-1]
+            return out
+
+    ok = ev._robust_mask(net, lambda m, r: Flip(r), x, y, restarts=2, samples=1)
+    assert ok.tolist() == [False, False, True]  # restart 0 breaks sample 0, restart 1 sample 1
