@@ -14,7 +14,8 @@ attack is our choice (TGO does not state it, ``003-tgo-details.md``): FGSM with
 ε = 2/255 — SNN-RAT's released training setting (a ``FGSM[0.007843]`` log) — or
 PGD (``inner="pgd"``, ``inner_steps`` steps of ``α = 2.5·ε/steps``, random start).
 **RAT** (Ding et al., NeurIPS 2022, "SNN-RAT") is AT plus the Parseval orthogonal
-retraction above after each optimizer step, β = 0.004 (the value in the same
+retraction above (at each layer's own scale, see :func:`parseval_retraction`) after each
+optimizer step, β = 0.004 (the value in the same
 released log name); this follows the public SNN-RAT code, which applies it to every
 Conv2d / Linear (it samples 30% of the rows of Linear layers with > 200 rows; we
 retract all rows — stated difference) and, for its ResNets, a convex-combination
@@ -97,17 +98,26 @@ class RobustConfig:
         self.beta = check_interval("RobustConfig", "beta", self.beta, 0.0, 1.0)
 
 
-def parseval_retraction(model, beta: float) -> None:
-    """SNN-RAT's step ``W ← (1 + β)·W − β·W·Wᵀ·W`` on every Conv2d / Linear weight, in place.
+def parseval_retraction(model, beta: float, keep_scale: bool = True) -> None:
+    """SNN-RAT's step ``Ŵ ← (1 + β)·Ŵ − β·Ŵ·Ŵᵀ·Ŵ`` on every Conv2d / Linear weight, in place.
 
-    ``W`` is the weight reshaped to ``[out, in·k·k]``; a fixed point is any ``W`` with
-    orthonormal rows (``W·Wᵀ = I``).
+    ``W`` is the weight reshaped to ``[out, in·k·k]``.  ``keep_scale=False``: ``Ŵ = W``, SNN-RAT's
+    step as published; a fixed point is any ``W`` with orthonormal rows (``W·Wᵀ = I``).
+    ``keep_scale=True`` (default): ``Ŵ = W/s`` with ``s`` the RMS row norm of ``W`` and the
+    result scaled back by ``s`` — the step at the layer's own scale.  SNN-RAT's nets put batch
+    norm after every conv, so a conv's scale does not change the function there; our nets have
+    no BN, their scale is set by :func:`~refsnn.models.tgo_nets.data_init`, and the raw step
+    (which pulls every row norm to 1) silences them (a measured collapse to chance).
     """
     beta = check_interval("parseval_retraction", "beta", beta, 0.0, 1.0)
     for layer in weight_layers(model):
         w = layer.weight.data
         m = w.reshape(w.shape[0], -1)
-        new = (1 + beta) * m - beta * (m @ m.T) @ m
+        s = float((m * m).sum(axis=1).mean()) ** 0.5 if keep_scale else 1.0
+        if s == 0.0:
+            continue
+        m = m / s
+        new = ((1 + beta) * m - beta * (m @ m.T) @ m) * s
         w[...] = new.reshape(w.shape).astype(w.dtype, copy=False)
 
 

@@ -3,7 +3,8 @@
 White-box suite on a model ``f`` (all ℓ∞, inputs in [0, 1]):
 
 * FGSM (ε); RFGSM (one random sign step of α = ε/2, then one step of ε/2 — the paper's
-  single-step form); PGD-k, k ∈ ``pgd_steps``, α = min(2.5·ε/k, ε), random start, ``restarts``
+  single-step form); PGD-k, k ∈ ``pgd_steps``, α = ε/4 (torchattacks' 2/255 at 8/255; more steps
+  never means smaller steps), random start, ``restarts``
   independent starts, a sample counts as robust only if it survives all of them; APGD-CE
   (``apgd_steps`` steps, ``restarts``).
 * A stochastic net (noisy LIF with noise on at evaluation) is attacked through
@@ -76,7 +77,7 @@ def white_box(model, x, y, eps, pgd_steps=(10, 20, 40), restarts=1, apgd_steps=2
     if "pgd" in attacks:
         for k in pgd_steps:
             res[f"pgd{k}"] = float(_robust_mask(
-                model, lambda m, r, k=k: PGD(m, eps=eps, alpha=min(2.5 * eps / k, eps), steps=k,
+                model, lambda m, r, k=k: PGD(m, eps=eps, alpha=eps / 4, steps=k,
                                              random_start=True, rng=seed + 97 * r),
                 x, y, restarts, samples).mean())
     if "apgd" in attacks and apgd_steps > 0:
@@ -94,7 +95,7 @@ def pgd_sweep(model, x, y, eps_list, steps=10, restarts=1, samples=1, seed=0) ->
             out.append(accuracy(model, x, y, samples))
             continue
         out.append(float(_robust_mask(
-            model, lambda m, r, e=eps: PGD(m, eps=e, alpha=min(2.5 * e / steps, e), steps=steps,
+            model, lambda m, r, e=eps: PGD(m, eps=e, alpha=e / 4, steps=steps,
                                            random_start=True, rng=seed + r),
             x, y, restarts, samples).mean()))
     return out
@@ -102,7 +103,7 @@ def pgd_sweep(model, x, y, eps_list, steps=10, restarts=1, samples=1, seed=0) ->
 
 def transfer_acc(source, target, x, y, eps, steps=10, samples=1, seed=0) -> float:
     """Black-box: PGD-``steps`` crafted on ``source``, accuracy of ``target`` (mean of ``samples`` draws)."""
-    atk = PGD(source, eps=eps, alpha=min(2.5 * eps / steps, eps), steps=steps, random_start=True, rng=seed)
+    atk = PGD(source, eps=eps, alpha=eps / 4, steps=steps, random_start=True, rng=seed)
     adv = np.concatenate([_craft(atk, source, x[i:i + 128], y[i:i + 128]) for i in range(0, len(x), 128)])
     return accuracy(target, adv, y, samples)
 

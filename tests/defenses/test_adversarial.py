@@ -28,13 +28,19 @@ def test_parseval_step_by_hand():
     net = Sequential(Linear(2, 2, bias=False, rng=0))
     W = np.array([[1.0, 0.5], [0.0, 2.0]], np.float32)
     net[0].weight.data[...] = W
-    parseval_retraction(net, 0.1)
+    parseval_retraction(net, 0.1, keep_scale=False)
     want = 1.1 * W - 0.1 * W @ W.T @ W
     np.testing.assert_allclose(net[0].weight.data, want, rtol=1e-6)
-    Q = np.array([[0.6, 0.8], [-0.8, 0.6]], np.float32)  # orthonormal rows: a fixed point
+    # at the layer's scale: s² = mean row norm² = (1.25 + 4)/2; Ŵ = W/s
+    net[0].weight.data[...] = W
+    parseval_retraction(net, 0.1)
+    s = np.sqrt((1.25 + 4.0) / 2)
+    Wh = W / s
+    np.testing.assert_allclose(net[0].weight.data, s * (1.1 * Wh - 0.1 * Wh @ Wh.T @ Wh), rtol=1e-5)
+    Q = 3 * np.array([[0.6, 0.8], [-0.8, 0.6]], np.float32)  # equal-norm orthogonal rows: fixed
     net[0].weight.data[...] = Q
     parseval_retraction(net, 0.3)
-    np.testing.assert_allclose(net[0].weight.data, Q, atol=1e-6)
+    np.testing.assert_allclose(net[0].weight.data, Q, atol=1e-5)
 
 
 def test_tgo_loss_is_ce_plus_lambda_times_constraint():
