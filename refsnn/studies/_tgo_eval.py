@@ -149,8 +149,11 @@ def near_fraction(gaps: list[np.ndarray], delta: float) -> list[float]:
     return [float((g < delta).mean()) for g in gaps]
 
 
-def histogram_png(before, after, delta, path, bins=24, top=1.0) -> None:
-    """One panel per layer: |H − θ| histograms before (grey) and after (red) TGO; δ marked."""
+def histogram_png(before, after, delta, path, bins=24, top=2.0) -> None:
+    """One panel per layer: |H − θ| histograms on [0, top) before (grey) and after (red) TGO; δ marked.
+
+    Bars are fractions of all values of the layer; values ≥ ``top`` are left out (no overflow bar).
+    """
     from PIL import Image, ImageDraw
 
     L = len(before)
@@ -165,8 +168,8 @@ def histogram_png(before, after, delta, path, bins=24, top=1.0) -> None:
     for li in range(L):
         x0, y0 = (li % cols) * pw + m, (li // cols) * ph + 24 + 4
         w, h = pw - 2 * m, ph - 2 * m
-        hb = np.histogram(np.minimum(before[li], top), edges)[0] / max(len(before[li]), 1)
-        ha = np.histogram(np.minimum(after[li], top), edges)[0] / max(len(after[li]), 1)
+        hb = np.histogram(before[li], edges)[0] / max(len(before[li]), 1)
+        ha = np.histogram(after[li], edges)[0] / max(len(after[li]), 1)
         peak = max(hb.max(), ha.max(), 1e-9)
         bw = w / bins
         for k in range(bins):

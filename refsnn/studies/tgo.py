@@ -2,7 +2,7 @@
 
 ``refsnn reproduce tgo`` (or ``python examples/tgo.py``).  Small default: Fashion-MNIST
 (``../shared/data/fashion-mnist``; the shipped MNIST sample when absent), spiking VGG-11 at
-1/16 width, T = 4, 768 training images, four epochs — about ten minutes on 2 cores.
+1/16 width, T = 4, 768 training images, four epochs — about 20 minutes on 2 busy cores.
 ``--paper``: full width, more data and epochs, ε = 8/255 (the source's CIFAR settings are
 mostly "not found", see ``003-tgo-details.md``; CIFAR loaders are not part of refsnn, so
 ``--paper`` still trains on the chosen MNIST-style data — meant for a GPU).
