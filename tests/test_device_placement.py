@@ -279,8 +279,21 @@ def test_badsnn_on_fakedev_equals_numpy(fakedev, tmp_path):
     assert json.loads((tmp_path / "dev" / "summary.json").read_text())["table2"] == on_dev["table2"]
 
 
+@pytest.mark.slow
+def test_tgo_on_fakedev_equals_numpy(fakedev, tmp_path):
+    args = ["--n-train", "16", "--n-test", "4", "--epochs", "1", "--width", "0.02", "--batch-size", "8",
+            "--pgd-steps", "2", "--apgd-steps", "2", "--eps-sweep", "0,0.5", "--eps-big", "0.5", "--eot", "2",
+            "--delta-sweep", "", "--sigma-sweep", "", "--strategies", "", "--quiet"]
+    on_dev = _run_example("tgo.py", [*args, "--out", str(tmp_path / "dev")])
+    backend.set_backend("numpy")
+    on_host = _run_example("tgo.py", [*args, "--out", str(tmp_path / "host")])
+    assert (on_dev["backend"], on_host["backend"]) == ("fakedev", "numpy")
+    assert on_dev["results"] == on_host["results"] and on_dev["near_threshold"] == on_host["near_threshold"]
+    assert json.loads((tmp_path / "dev" / "summary.json").read_text())["checks"] == on_dev["checks"]
+
+
 def test_every_example_is_covered_here():
-    covered = {"quickstart.py", "crossval.py", "sharmin.py", "sdbn.py", "gamin.py", "badsnn.py"}
+    covered = {"quickstart.py", "crossval.py", "sharmin.py", "sdbn.py", "gamin.py", "badsnn.py", "tgo.py"}
     assert {p.name for p in (ROOT / "examples").glob("*.py")} == covered, "add the new example to this file"
 
 

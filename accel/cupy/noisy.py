@@ -2,8 +2,11 @@
 
 Same names, signatures and results as :mod:`refsnn.neurons.noisy`::
 
-    noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode) -> (S, H)
-    noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset) -> dX
+    noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode, noise=0) -> (S, H)
+    noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset,
+                       noise=0) -> dX
+
+``noise`` 0 is the logistic σ below, 1 the Gaussian ``Φ`` / ``φ`` (TGO's NLIF).
 
 Equations (``V[0] = 0``)::
 
@@ -46,7 +49,13 @@ from accel.cupy._core import (
     typed,
 )
 from refsnn.kernels._common import check_reset, empty_out
-from refsnn.neurons.noisy import CUDA_SOURCE, MODE_BERNOULLI, _check_mode, _check_t_noise
+from refsnn.neurons.noisy import (
+    CUDA_SOURCE,
+    MODE_BERNOULLI,
+    _check_mode,
+    _check_t_noise,
+    check_noise,
+)
 
 CUDA = declare("noisy", CUDA_SOURCE, ["noisy_lif_forward", "noisy_lif_backward"])
 
@@ -65,9 +74,10 @@ def _uniforms(where: str, U, X, mode: int):
     return cupy.ascontiguousarray(U, dtype=X.dtype)
 
 
-def noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode):
+def noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode, noise=0):
     """Fused forward on the GPU: ``(S, H)`` in X's dtype (see module docstring)."""
     where = "noisy_lif_forward"
+    noise = check_noise(where, noise)
     check_input(where, X)
     reset = check_reset(where, reset)
     mode = _check_mode(where, mode)
@@ -78,16 +88,17 @@ def noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode):
     lam_, th, vr = typed(X.dtype, lam, theta, v_reset)
     fn = CUDA.function("noisy_lif_forward", X.dtype)
     args = (X, U_, S, H, bad, np.int64(T), np.int64(N), lam_, th, np.float64(tn),
-            np.int32(reset), vr, np.int32(mode))
+            np.int32(reset), vr, np.int32(mode), np.int32(noise))
     launch(where, fn, N, args, {"X": (X, X.dtype), "U": (U_, X.dtype), "S": (S, X.dtype),
                                 "H": (H, X.dtype), "bad": (bad, np.uint32)})
     check_count(where, bad)
     return S, H
 
 
-def noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset):
+def noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset, noise=0):
     """Fused BPTT on the GPU: ``dX [T,N]`` (see module docstring)."""
     where = "noisy_lif_backward"
+    noise = check_noise(where, noise)
     check_input(where, H, "H")
     reset = check_reset(where, reset)
     tn = _check_t_noise(where, t_noise)
@@ -100,7 +111,8 @@ def noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach
     dX = empty_out((T, N), H.dtype, cupy)
     fn = CUDA.function("noisy_lif_backward", H.dtype)
     args = (gS_, np.int32(has_gS), gH_, np.int32(has_gH), S_, H, dX, np.int64(T), np.int64(N),
-            lam_, th, np.float64(tn), np.int32(reset), vr, np.int32(bool(detach_reset)))
+            lam_, th, np.float64(tn), np.int32(reset), vr, np.int32(bool(detach_reset)),
+            np.int32(noise))
     launch(where, fn, N, args, {"gS": (gS_, H.dtype), "gH": (gH_, H.dtype), "S": (S_, H.dtype),
                                 "H": (H, H.dtype), "dX": (dX, H.dtype)})
     return dX

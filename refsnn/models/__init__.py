@@ -9,6 +9,7 @@
 * :class:`SpikingNet` (:func:`spiking_from_spec`, :func:`spiking_vgg`, :func:`spiking_resnet20`) — the
   time-first spiking conv nets of the same specs (any neuron, Poisson or direct input);
   :func:`convert` / :func:`to_lif` / :func:`train_hybrid` / :func:`train_ann` — SNN-conv and SNN-BP.
+* :func:`tgo_vgg11`, :func:`wrn16` (:func:`tgo_neuron`) — TGO's spiking VGG-11 / WRN-16, T = 4, width.
 * :class:`SiegertRBM`, :class:`SDBN` — the SDBN study's Siegert-unit RBMs (persistent CD) and the
   784-500-500-10 spiking DBN.
 * :func:`resnet19`, :func:`vgg16`, :func:`nmnist_net` — BadSNN's form-3 spiking nets (V_thr/τ per call).
@@ -32,6 +33,7 @@ from refsnn.models.spiking import (
     spiking_vgg,
     weight_layers,
 )
+from refsnn.models.tgo_nets import data_init, tgo_neuron, tgo_vgg11, wrn16, wrn16_spec
 from refsnn.models.vgg import build_ann, vgg5, vgg11, vgg_spec
 
 __all__ = ["mlp", "gamin_ann", "GaminSNN", "gamin_loss", "step_cross_entropy",
@@ -41,4 +43,5 @@ __all__ = ["mlp", "gamin_ann", "GaminSNN", "gamin_loss", "step_cross_entropy",
            "weight_layers", "copy_weights", "convert", "balance_thresholds", "to_lif", "train_hybrid",
            "train_ann",
            "BadSNNNet", "PLIFThreshold", "resnet19", "vgg16", "nmnist_net", "build_badsnn_net",
-           "SiegertRBM", "RBMConfig", "SDBN", "normalise_rates"]
+           "SiegertRBM", "RBMConfig", "SDBN", "normalise_rates",
+           "tgo_vgg11", "wrn16", "wrn16_spec", "tgo_neuron", "data_init"]

@@ -1,24 +1,29 @@
-"""Form 5 — noisy LIF (TGO): stochastic firing with probability σ((H − θ)/T_noise); the whole form.
+"""Form 5 — noisy LIF (TGO): stochastic firing with probability F((H − θ)/T_noise); the whole form.
 
 Per neuron, over ``t = 1..T`` from ``V[0] = 0`` (the charge of form 2, immediate reset)::
 
     H[t] = λ·V[t-1] + X[t]
-    p[t] = σ((H[t] − θ)/T_noise),  σ(z) = 1/(1 + e^{−z})
+    z[t] = (H[t] − θ)/T_noise,  p[t] = F(z[t])
+    noise "logistic" (0, the default): F = σ(z) = 1/(1 + e^{−z}),  F' = σ(1 − σ)
+    noise "gaussian" (1, TGO's NLIF):  F = Φ(z) = erfc(−z/√2)/2,    F' = φ(z) = e^{−z²/2}/√(2π)
+    (Gaussian membrane noise η ~ N(0, σ²) before the threshold fires with P(H + η > θ) =
+    Φ((H − θ)/σ): ``T_noise`` is then the noise std σ.)
     mode 0  "threshold"   S[t] = Θ(H[t] − θ)         (evaluation, the default; Θ strict)
     mode 1  "bernoulli"   S[t] = [u[t] < p[t]]       (training; u ~ U(0,1), one [T, N] draw)
     mode 2  "expectation" S[t] = p[t]                (the smooth mean-field twin, gradcheck)
     soft (Reset.SOFT): V[t] = H[t] − θ·S[t];   hard (Reset.HARD): V[t] = (1 − S[t])·H[t] + S[t]·V_reset
 
-Gradient "through the expectation": every mode uses ``dS/dH = dp/dH = p(1 − p)/T_noise``
-(exact in mode 2).  BPTT with ``δV[t] = λ·δH[t+1]``, ``δV[T] = 0``, ``g[t] = p(1 − p)/T_noise``::
+Gradient "through the expectation": every mode uses ``dS/dH = dp/dH = F'(z)/T_noise``
+(exact in mode 2).  BPTT with ``δV[t] = λ·δH[t+1]``, ``δV[T] = 0``, ``g[t] = F'(z[t])/T_noise``::
 
     δH[t] = gH[t] + g[t]·(gS[t] + [not detach]·δV[t]·∂V/∂S) + δV[t]·∂V/∂H
     soft: ∂V/∂H = 1, ∂V/∂S = −θ;   hard: ∂V/∂H = 1 − S[t], ∂V/∂S = V_reset − H[t];   dX = δH
 
 Kernels (``numpy`` backend; ``accel.cupy.noisy`` mirrors them with this file's ``CUDA_SOURCE``)::
 
-    noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode) -> (S, H)
-    noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset) -> dX
+    noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode, noise=0) -> (S, H)
+    noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset,
+                       noise=0) -> dX
 
 ``X`` [T,N] float32/64 C-contiguous; ``U`` [T,N] uniforms in [0,1) in X's dtype for mode 1
 (ignored, may be None, otherwise); ``S`` in X's dtype (0/1, or ``p`` in mode 2); non-finite
@@ -81,6 +86,10 @@ from refsnn.validation import check_interval, check_mode, check_positive, check_
 
 MODE_THRESHOLD, MODE_BERNOULLI, MODE_EXPECTATION = 0, 1, 2
 MODES = {"threshold": MODE_THRESHOLD, "bernoulli": MODE_BERNOULLI, "expectation": MODE_EXPECTATION}
+NOISE_LOGISTIC, NOISE_GAUSSIAN = 0, 1
+NOISES = {"logistic": NOISE_LOGISTIC, "gaussian": NOISE_GAUSSIAN}
+_GAUSSIAN = NOISE_GAUSSIAN
+_SQRT2, _INV_SQRT2PI = math.sqrt(2.0), 1.0 / math.sqrt(2.0 * math.pi)
 _BERNOULLI, _EXPECTATION = MODE_BERNOULLI, MODE_EXPECTATION
 
 
@@ -94,6 +103,24 @@ def _check_t_noise(where: str, t_noise) -> float:
     return check_positive(where, "t_noise", t_noise)
 
 
+def check_noise(where: str, noise) -> int:
+    """The noise code: 0 / ``"logistic"`` or 1 / ``"gaussian"``."""
+    if isinstance(noise, (int, np.integer)) and not isinstance(noise, bool) and noise in (0, 1):
+        return int(noise)
+    return check_mode(where, "noise", noise, NOISES)
+
+
+def fire_prob_np(z: np.ndarray, noise: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(F(z), F'(z))`` in float64 for the noise code (the twins' and ``step``'s formula)."""
+    z = np.asarray(z, dtype=np.float64)
+    if noise == NOISE_GAUSSIAN:
+        from scipy.special import erfc
+
+        return 0.5 * erfc(-z / _SQRT2), _INV_SQRT2PI * np.exp(-0.5 * z * z)
+    p = _sigmoid64_np(z)
+    return p, p * (1.0 - p)
+
+
 def _sigmoid64_np(z: np.ndarray) -> np.ndarray:
     """σ(z) in float64, the two-branch stable form used by the kernel."""
     e = np.exp(-np.abs(z))
@@ -103,7 +130,7 @@ def _sigmoid64_np(z: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------- NumPy twins
 
 
-def noisy_lif_forward_twin(X, U, lam, theta, t_noise, reset, v_reset, mode):
+def noisy_lif_forward_twin(X, U, lam, theta, t_noise, reset, v_reset, mode, noise=0):
     """Readable forward: ``(S, H)`` (see module docstring)."""
     T, N = X.shape
     lam, theta, v_reset, one = typed(X.dtype, lam, theta, v_reset, 1)
@@ -117,13 +144,14 @@ def noisy_lif_forward_twin(X, U, lam, theta, t_noise, reset, v_reset, mode):
         if mode == MODE_THRESHOLD:
             S[t] = h > theta
         else:
-            p = _sigmoid64_np((h.astype(np.float64) - th64) / tn)
+            p = fire_prob_np((h.astype(np.float64) - th64) / tn, noise)[0]
             S[t] = U[t].astype(np.float64) < p if mode == MODE_BERNOULLI else p
         v = reset_membrane(h, S[t], theta, v_reset, reset)
     return S, H
 
 
-def noisy_lif_backward_twin(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset):
+def noisy_lif_backward_twin(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset,
+                            noise=0):
     """Readable BPTT: ``dX`` (see module docstring)."""
     T, N = H.shape
     lam, theta, v_reset, one = typed(H.dtype, lam, theta, v_reset, 1)
@@ -131,8 +159,7 @@ def noisy_lif_backward_twin(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, d
     dX = np.empty_like(H)
     d = np.zeros(N, dtype=H.dtype)  # δH[t+1]
     for t in reversed(range(T)):
-        p = _sigmoid64_np((H[t].astype(np.float64) - th64) / tn)
-        g = (p * (1.0 - p) / tn).astype(H.dtype)
+        g = (fire_prob_np((H[t].astype(np.float64) - th64) / tn, noise)[1] / tn).astype(H.dtype)
         dv = lam * d  # δV[t]
         if reset == SOFT:
             ch, cs = one, -theta
@@ -155,8 +182,23 @@ def _sigmoid64(z):
     return e / (1.0 + e)
 
 
+@njit(cache=True, inline="always")
+def _prob64(z, noise):
+    if noise == _GAUSSIAN:
+        return 0.5 * math.erfc(-z / _SQRT2)
+    return _sigmoid64(z)
+
+
+@njit(cache=True, inline="always")
+def _density64(z, noise):
+    if noise == _GAUSSIAN:
+        return _INV_SQRT2PI * math.exp(-0.5 * z * z)
+    p = _sigmoid64(z)
+    return p * (1.0 - p)
+
+
 @njit(parallel=True, cache=True)
-def _forward_nb(X, U, lam, theta, t_noise, reset, v_reset, mode, one, zero, S, H, bad):
+def _forward_nb(X, U, lam, theta, t_noise, reset, v_reset, mode, noise, one, zero, S, H, bad):
     T, N = X.shape
     th64 = np.float64(theta)
     for blk in prange((N + BLOCK - 1) // BLOCK):
@@ -172,10 +214,10 @@ def _forward_nb(X, U, lam, theta, t_noise, reset, v_reset, mode, one, zero, S, H
                 h = lam * v[j] + x
                 H[t, n] = h
                 if mode == _BERNOULLI:
-                    p = _sigmoid64((np.float64(h) - th64) / t_noise)
+                    p = _prob64((np.float64(h) - th64) / t_noise, noise)
                     S[t, n] = one if np.float64(U[t, n]) < p else zero
                 elif mode == _EXPECTATION:
-                    S[t, n] = _sigmoid64((np.float64(h) - th64) / t_noise)  # p, rounded to F
+                    S[t, n] = _prob64((np.float64(h) - th64) / t_noise, noise)  # p, rounded
                 else:
                     S[t, n] = one if h > theta else zero
                 v[j] = reset_nb(h, S[t, n], theta, v_reset, reset, one)
@@ -184,7 +226,7 @@ def _forward_nb(X, U, lam, theta, t_noise, reset, v_reset, mode, one, zero, S, H
 
 @njit(parallel=True, cache=True)
 def _backward_nb(gS, has_gS, gH, has_gH, S, H, lam, theta, t_noise, reset, v_reset, detach,
-                 one, zero, dX):
+                 noise, one, zero, dX):
     T, N = H.shape
     th64 = np.float64(theta)
     for blk in prange((N + BLOCK - 1) // BLOCK):
@@ -194,8 +236,7 @@ def _backward_nb(gS, has_gS, gH, has_gH, S, H, lam, theta, t_noise, reset, v_res
         g = np.empty(m, dtype=H.dtype)
         for i in range(T - 1, -1, -1):
             for j in range(m):
-                p = _sigmoid64((np.float64(H[i, n0 + j]) - th64) / t_noise)
-                g[j] = p * (1.0 - p) / t_noise
+                g[j] = _density64((np.float64(H[i, n0 + j]) - th64) / t_noise, noise) / t_noise
             for j in range(m):
                 n = n0 + j
                 h = H[i, n]
@@ -223,26 +264,28 @@ def _uniforms(where: str, U, X, mode: int):
     return np.ascontiguousarray(U, dtype=X.dtype)
 
 
-def noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode):
+def noisy_lif_forward(X, U, lam, theta, t_noise, reset, v_reset, mode, noise=0):
     """Fused forward: ``(S, H)`` in X's dtype (see module docstring)."""
     where = "noisy_lif_forward"
     check_input(where, X)
     reset = check_reset(where, reset)
     mode = _check_mode(where, mode)
+    noise = check_noise(where, noise)
     tn = _check_t_noise(where, t_noise)
     U_ = _uniforms(where, U, X, mode)
     S, H = empty_out(X.shape, X.dtype), empty_out(X.shape, X.dtype)
     bad = np.zeros(n_blocks(X.shape[1]), dtype=np.int64)
     lam_, th, vr, one, zero = typed(X.dtype, lam, theta, v_reset, 1, 0)
-    _forward_nb(X, U_, lam_, th, tn, reset, vr, mode, one, zero, S, H, bad)
+    _forward_nb(X, U_, lam_, th, tn, reset, vr, mode, noise, one, zero, S, H, bad)
     forward_done(where, bad.sum())
     return S, H
 
 
-def noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset):
+def noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach_reset, noise=0):
     """Fused BPTT: ``dX [T,N]`` (see module docstring)."""
     where = "noisy_lif_backward"
     check_input(where, H)
+    noise = check_noise(where, noise)
     reset = check_reset(where, reset)
     tn = _check_t_noise(where, t_noise)
     gS_, has_gS = grad_arg(where, "gS", gS, H)
@@ -251,7 +294,7 @@ def noisy_lif_backward(gS, gH, S, H, lam, theta, t_noise, reset, v_reset, detach
     one, zero, lam_, th, vr = typed(H.dtype, 1, 0, lam, theta, v_reset)
     dX = empty_out(H.shape, H.dtype)
     _backward_nb(gS_, has_gS, gH_, has_gH, S_, H, lam_, th, tn, reset, vr, bool(detach_reset),
-                 one, zero, dX)
+                 noise, one, zero, dX)
     return dX
 
 
@@ -262,6 +305,7 @@ register_kernel("numpy", "noisy_lif_backward", noisy_lif_backward)
 CUDA_SOURCE = f"""
 #define RS_NOISY_BERNOULLI {MODE_BERNOULLI}
 #define RS_NOISY_EXPECTATION {MODE_EXPECTATION}
+#define RS_NOISY_GAUSSIAN {NOISE_GAUSSIAN}
 """ + r"""
 // sigma(z) in double, the two-branch stable form of the reference.
 __device__ __forceinline__ double sigmoid64(double z) {
@@ -270,11 +314,22 @@ __device__ __forceinline__ double sigmoid64(double z) {
     return e / (1.0 + e);
 }
 
+// F(z) and F'(z) of the noise kind (logistic sigma or Gaussian Phi), in double.
+__device__ __forceinline__ double noisy_prob64(double z, int noise) {
+    if (noise == RS_NOISY_GAUSSIAN) return 0.5 * erfc(-z / 1.4142135623730951);
+    return sigmoid64(z);
+}
+__device__ __forceinline__ double noisy_density64(double z, int noise) {
+    if (noise == RS_NOISY_GAUSSIAN) return 0.3989422804014327 * exp(-0.5 * z * z);
+    double p = sigmoid64(z);
+    return p * (1.0 - p);
+}
+
 // Forward: one thread per neuron; S holds 0/1 (modes 0, 1) or p (mode 2) in F.
 template <typename F>
 __global__ void noisy_lif_forward(const F* X, const F* U, F* S, F* H, unsigned int* bad,
                                   long long T, long long N, F lam, F theta, double t_noise,
-                                  int reset, F v_reset, int mode) {
+                                  int reset, F v_reset, int mode, int noise) {
     long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
     const F one = F(1), zero = F(0);
@@ -289,10 +344,10 @@ __global__ void noisy_lif_forward(const F* X, const F* U, F* S, F* H, unsigned i
         H[i] = h;
         F s;
         if (mode == RS_NOISY_BERNOULLI) {
-            double p = sigmoid64(((double)h - th64) / t_noise);
+            double p = noisy_prob64(((double)h - th64) / t_noise, noise);
             s = ((double)U[i] < p) ? one : zero;
         } else if (mode == RS_NOISY_EXPECTATION) {
-            s = (F)sigmoid64(((double)h - th64) / t_noise);
+            s = (F)noisy_prob64(((double)h - th64) / t_noise, noise);
         } else {
             s = (h > theta) ? one : zero;
         }
@@ -307,7 +362,7 @@ template <typename F>
 __global__ void noisy_lif_backward(const F* gS, int has_gS, const F* gH, int has_gH,
                                    const F* S, const F* H, F* dX, long long T, long long N,
                                    F lam, F theta, double t_noise, int reset, F v_reset,
-                                   int detach) {
+                                   int detach, int noise) {
     long long n = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= N) return;
     const F one = F(1), zero = F(0);
@@ -316,8 +371,7 @@ __global__ void noisy_lif_backward(const F* gS, int has_gS, const F* gH, int has
     for (long long i = T - 1; i >= 0; --i) {
         long long k = i * N + n;
         F h = H[k];
-        double p = sigmoid64(((double)h - th64) / t_noise);
-        F g = (F)(p * (1.0 - p) / t_noise);
+        F g = (F)(noisy_density64(((double)h - th64) / t_noise, noise) / t_noise);
         F dv = lam * d;
         F ch, cs;
         if (reset == RS_RESET_SOFT) {
@@ -350,16 +404,17 @@ class NoisyLIFFunction(Function):
 
     Options: ``u`` (uniforms ``[T, N]`` for the Bernoulli mode, else None), ``lam``,
     ``theta``, ``t_noise``, ``reset`` (a :class:`~refsnn.kernels.codes.Reset`),
-    ``v_reset``, ``mode`` (0 threshold, 1 Bernoulli, 2 expectation), ``detach_reset``.
+    ``v_reset``, ``mode`` (0 threshold, 1 Bernoulli, 2 expectation), ``detach_reset``,
+    ``noise`` (0 logistic, 1 Gaussian).
     ``S`` comes back as floats in ``x``'s dtype (the kernel's own array).
     """
 
-    def forward(self, x, *, u, lam, theta, t_noise, reset, v_reset, mode, detach_reset):
+    def forward(self, x, *, u, lam, theta, t_noise, reset, v_reset, mode, detach_reset, noise=0):
         self.shape = x.shape
         X = flat_time(x)
         self.S, self.M = kernel_for("noisy_lif_forward", X)(
-            X, u, lam, theta, t_noise, reset, v_reset, mode)
-        self.args = (lam, theta, t_noise, reset, v_reset, bool(detach_reset))
+            X, u, lam, theta, t_noise, reset, v_reset, mode, noise)
+        self.args = (lam, theta, t_noise, reset, v_reset, bool(detach_reset), noise)
         return self.S.reshape(self.shape), self.M.reshape(self.shape)
 
     def backward(self, gS, gH):
@@ -383,6 +438,7 @@ def noisy_lif(
     stochastic: bool | None = None,
     expectation: bool = False,
     return_membrane: bool = False,
+    noise: str = "logistic",
     where: str = "noisy_lif",
 ):
     """Run a noisy-LIF layer over time: ``x [T, B, ...] → S`` (or ``(S, H)``).
@@ -392,9 +448,11 @@ def noisy_lif(
     to ``training``; when it is true, ``rng`` (Generator or int seed) is required
     and ``rng.random((T, N), dtype=x.dtype)`` is drawn once.
     ``expectation=True`` returns ``S = p`` (no draw) for gradient checks.
+    ``noise`` ``"logistic"`` (σ) | ``"gaussian"`` (Φ; ``t_noise`` is the noise std σ).
     NaN or inf in ``x`` raise ``ValueError`` (counted by the kernel).
     """
     lam, theta, t_noise, code, v_reset = _check(where, lam, theta, t_noise, reset, v_reset)
+    noise = check_noise(where, noise)
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{where}: x must be float32 or float64, got {x.dtype}")
@@ -412,23 +470,26 @@ def noisy_lif(
     else:
         mode = MODE_THRESHOLD
     S, H = apply_fused(where, NoisyLIFFunction, x, u=u, lam=lam, theta=theta, t_noise=t_noise,
-                       reset=code, v_reset=v_reset, mode=mode, detach_reset=bool(detach_reset))
+                       reset=code, v_reset=v_reset, mode=mode, detach_reset=bool(detach_reset),
+                       noise=noise)
     return (S, H) if return_membrane else S
 
 
-class _BernoulliSpike(Function):
-    """One step of stochastic firing: ``S = [u < σ(x/T_noise)]``, ``dS/dx = p(1 − p)/T_noise``."""
+class _NoisySpike(Function):
+    """One firing step: ``S = [u < F(x/T_noise)]`` (``u = None``: ``[x > 0]``); ``dS/dx = F'/T_noise``."""
 
-    def forward(self, x, *, u, t_noise):
+    def forward(self, x, *, u, t_noise, noise):
         xp = xp_of(x)
         z = x.astype(np.float64) / t_noise
-        e = xp.exp(-xp.abs(z))
-        self.p = xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        self.t_noise = t_noise
-        return (u.astype(np.float64) < self.p).astype(x.dtype)
+        z_host = z if xp is np else xp.asnumpy(z)
+        p, dens = (xp.asarray(a) for a in fire_prob_np(z_host, noise))
+        self.g = dens / t_noise
+        if u is None:
+            return (x > 0).astype(x.dtype)
+        return (u.astype(np.float64) < p).astype(x.dtype)
 
     def backward(self, g):
-        return (g * (self.p * (1.0 - self.p) / self.t_noise).astype(g.dtype),)
+        return (g * self.g.astype(g.dtype),)
 
 
 class NoisyLIF(SpikingNeuron):
@@ -439,7 +500,8 @@ class NoisyLIF(SpikingNeuron):
     fires deterministically unless ``stochastic_eval=True``.  ``step`` runs the
     same equations with autograd ops (one ``rng.random(x_t.shape)`` per step
     when stochastic); its surrogate is the exact ``dp/dH`` — SpikingJelly's
-    sigmoid with ``α = 1/T_noise``.
+    sigmoid with ``α = 1/T_noise`` for ``noise="logistic"``, the Gaussian
+    density ``φ((H − θ)/σ)/σ`` for ``noise="gaussian"`` (``t_noise`` = σ, TGO).
 
     >>> import numpy as np
     >>> layer = NoisyLIF(lam=0.9, theta=1.0, t_noise=0.2, rng=0)
@@ -449,11 +511,14 @@ class NoisyLIF(SpikingNeuron):
 
     def __init__(self, lam: float = 0.5, theta: float = 1.0, t_noise: float = 0.1,
                  reset: str = "soft", v_reset: float = 0.0, detach_reset: bool = True,
-                 rng=None, stochastic_eval: bool = False, return_membrane: bool = False):
+                 rng=None, stochastic_eval: bool = False, return_membrane: bool = False,
+                 noise: str = "logistic"):
         checked = _check("NoisyLIF", lam, theta, t_noise, reset, v_reset)
+        noise = check_noise("NoisyLIF", noise)
         super().__init__(Sigmoid(alpha=1.0 / checked[2]), detach_reset, return_membrane)
         self.lam, self.theta, self.t_noise, self.reset_code, self.v_reset = checked
         self.reset, self.stochastic_eval = reset, bool(stochastic_eval)
+        self.noise = noise
         self.rng = None if rng is None else as_generator(rng, "NoisyLIF")
 
     def _stochastic(self) -> bool:
@@ -467,7 +532,7 @@ class NoisyLIF(SpikingNeuron):
         S, H = noisy_lif(
             x, self.lam, self.theta, self.t_noise, self.reset_code, self.rng, self.training,
             self.detach_reset, v_reset=self.v_reset, stochastic=self._stochastic(),
-            return_membrane=True, where="NoisyLIF",
+            return_membrane=True, noise=self.noise, where="NoisyLIF",
         )
         return S, H
 
@@ -476,13 +541,16 @@ class NoisyLIF(SpikingNeuron):
         if self._stochastic():
             u = self.rng.random(x_t.shape, dtype=x_t.dtype)
             xp = xp_of(x_t.data)
-            s = _BernoulliSpike.apply(h - self.theta, u=u if xp is np else xp.asarray(u),
-                                      t_noise=self.t_noise)
+            s = _NoisySpike.apply(h - self.theta, u=u if xp is np else xp.asarray(u),
+                                  t_noise=self.t_noise, noise=self.noise)
+        elif self.noise == NOISE_GAUSSIAN:
+            s = _NoisySpike.apply(h - self.theta, u=None, t_noise=self.t_noise, noise=self.noise)
         else:
             s = self._fire(h - self.theta, self.theta, state)
         v = reset_membrane(h, self._reset_spikes(s), self.theta, self.v_reset, self.reset_code)
         return s, h, v
 
     def extra_repr(self) -> str:
+        noise = "" if self.noise == NOISE_LOGISTIC else ", noise='gaussian'"
         return (f"lam={self.lam}, theta={self.theta}, t_noise={self.t_noise}, reset={self.reset!r}, "
-                f"detach_reset={self.detach_reset}")
+                f"detach_reset={self.detach_reset}{noise}")

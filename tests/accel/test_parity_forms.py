@@ -88,20 +88,21 @@ NOISY_CONFIGS = [(1.0, 1.0, 0.2, 0, 0.0), (0.9, 1.0, 0.1, 1, 0.0), (0.95, 0.8, 0
 @pytest.mark.parametrize("cfg", NOISY_CONFIGS, ids=lambda c: f"lam{c[0]}-r{c[3]}")
 @pytest.mark.parametrize("mode", [0, 1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_noisy_lif_forward_backward(device, rng, cfg, mode, dtype):
+@pytest.mark.parametrize("noise", [0, 1], ids=["logistic", "gaussian"])
+def test_noisy_lif_forward_backward(device, rng, cfg, mode, dtype, noise):
     lam, theta, t_noise, reset, v_reset = cfg
     X, gS, gH = inputs(rng, (20, 257), dtype)
     U = rng.random(X.shape, dtype=dtype) if mode == 1 else None
-    S_ref, H_ref = ref("noisy_lif_forward")(X, U, *cfg, mode)
-    S, H = device.kernel("noisy_lif_forward")(device.put(X), device.put(U), *cfg, mode)
+    S_ref, H_ref = ref("noisy_lif_forward")(X, U, *cfg, mode, noise)
+    S, H = device.kernel("noisy_lif_forward")(device.put(X), device.put(U), *cfg, mode, noise)
     S, H = device.get(S), device.get(H)
     assert S.dtype == S_ref.dtype
     np.testing.assert_array_equal(S, S_ref)
     np.testing.assert_array_equal(H, H_ref)
     for detach in (True, False):
-        want = ref("noisy_lif_backward")(gS, gH, S_ref, H_ref, *cfg, detach)
+        want = ref("noisy_lif_backward")(gS, gH, S_ref, H_ref, *cfg, detach, noise)
         got = device.kernel("noisy_lif_backward")(device.put(gS), device.put(gH), device.put(S_ref),
-                                                  device.put(H_ref), *cfg, detach)
+                                                  device.put(H_ref), *cfg, detach, noise)
         assert_grad_close(device.get(got), want, exact=device.kind == "emu")
 
 

@@ -27,11 +27,12 @@ def _inputs(rng, T, N, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reset", [0, 1])
 @pytest.mark.parametrize("mode", [0, 1, 2])
-def test_kernel_equals_twin(rng, dtype, reset, mode):
+@pytest.mark.parametrize("noise", [0, 1], ids=["logistic", "gaussian"])
+def test_kernel_equals_twin(rng, dtype, reset, mode, noise):
     lam, theta, tn, vr = CFG
     X, U = _inputs(rng, 7, 2100, dtype)  # N > BLOCK: two neuron blocks
-    S, H = noisy_lif_forward(X, U, lam, theta, tn, reset, vr, mode)
-    S2, H2 = noisy_lif_forward_twin(X, U, lam, theta, tn, reset, vr, mode)
+    S, H = noisy_lif_forward(X, U, lam, theta, tn, reset, vr, mode, noise)
+    S2, H2 = noisy_lif_forward_twin(X, U, lam, theta, tn, reset, vr, mode, noise)
     assert S.dtype == dtype and H.dtype == dtype
     rtol = 1e-6 if dtype == np.float32 else 1e-12
     if mode == 2:
@@ -44,8 +45,8 @@ def test_kernel_equals_twin(rng, dtype, reset, mode):
     gH = rng.standard_normal(X.shape).astype(dtype)
     for detach in (True, False):
         for gs, gh in ((gS, gH), (gS, None), (None, gH)):
-            d1 = noisy_lif_backward(gs, gh, S, H, lam, theta, tn, reset, vr, detach)
-            d2 = noisy_lif_backward_twin(gs, gh, S, H, lam, theta, tn, reset, vr, detach)
+            d1 = noisy_lif_backward(gs, gh, S, H, lam, theta, tn, reset, vr, detach, noise)
+            d2 = noisy_lif_backward_twin(gs, gh, S, H, lam, theta, tn, reset, vr, detach, noise)
             assert d1.dtype == dtype
             np.testing.assert_allclose(d1, d2, rtol=10 * rtol, atol=10 * rtol * np.abs(d2).max())
 
