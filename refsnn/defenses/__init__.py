@@ -3,7 +3,6 @@
 * :mod:`refsnn.defenses.tgo` — TGO's threshold-guarding membrane constraint and λ ramp.
 * :mod:`refsnn.defenses.adversarial` — BPTT / AT / RAT training, each optionally with TGO.
 * :mod:`refsnn.defenses.clp` — CLP, data-free channel-Lipschitz pruning (a BadSNN baseline defense).
-
 * :mod:`refsnn.defenses.finetune` — clean fine-tuning; :mod:`refsnn.defenses.anp` — adversarial
   neuron pruning on spiking channels; :mod:`refsnn.defenses.nad` — attention distillation from
   spike rates, :mod:`refsnn.defenses.tsbd` — unlearning weight change + gradient-norm fine-tuning
