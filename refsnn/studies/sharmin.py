@@ -55,10 +55,10 @@ import numpy as np
 from refsnn.attacks import FGSM, PGD
 from refsnn.autograd import Tensor, no_grad
 from refsnn.backend import active_backend, to_backend, to_host
-from refsnn.datasets import load_idx_dataset, load_sample
 from refsnn.models.convert import convert, to_lif, train_ann, train_hybrid
 from refsnn.models.vgg import build_ann, vgg_spec
 from refsnn.neurons import lif_immediate
+from refsnn.studies._data import load_subsets
 from refsnn.train import predict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,17 +169,7 @@ def _settings(args):
 
 
 def _load(cfg, data_dir, seed, say):
-    directory = Path(data_dir) / cfg["dataset"]
-    if directory.is_dir():
-        (x, y), (xt, yt) = load_idx_dataset(directory, "train"), load_idx_dataset(directory, "test")
-        source = str(directory)
-    else:
-        (x, y), (xt, yt) = load_sample("train"), load_sample("test")
-        source = f"shipped MNIST sample ({directory} not found)"
-        say(f"note: {directory} is absent; using the MNIST sample shipped with refsnn instead")
-    g = np.random.default_rng(seed)
-    tr, te = g.permutation(len(x))[: cfg["n_train"]], g.permutation(len(xt))[: cfg["n_test"]]
-    return x[tr], y[tr], xt[te], yt[te], source
+    return load_subsets(Path(data_dir) / cfg["dataset"], cfg["n_train"], cfg["n_test"], seed, say)
 
 
 def quantise(x, bits):

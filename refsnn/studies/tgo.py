@@ -35,6 +35,7 @@ from refsnn.defenses.adversarial import RobustConfig, TGOConfig, train_robust
 from refsnn.models.tgo_nets import data_init, tgo_neuron, tgo_vgg11, wrn16
 from refsnn.models.vgg import build_ann, vgg_spec
 from refsnn.studies import _tgo_eval as ev
+from refsnn.studies._data import load_subsets
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER_ABLATION = {  # CIFAR-100, VGG-11, BPTT (%), from the [P] reading note
@@ -103,20 +104,10 @@ def _settings(args) -> dict:
 
 
 def _load(cfg, data_dir, seed, say):
-    from refsnn.datasets import load_idx_dataset, load_sample
-
-    directory = Path(data_dir) / cfg["dataset"]
-    if directory.is_dir():
-        (x, y), (xt, yt) = load_idx_dataset(directory, "train"), load_idx_dataset(directory, "test")
-        source = str(directory)
-    else:
-        (x, y), (xt, yt) = load_sample("train"), load_sample("test")
-        source = f"shipped MNIST sample ({directory} not found)"
-        say(f"note: {directory} is absent; using the MNIST sample shipped with refsnn instead")
-    g = np.random.default_rng(seed)
-    tr, te = g.permutation(len(x))[: cfg["n_train"]], g.permutation(len(xt))[: cfg["n_test"]]
+    x, y, xt, yt, source = load_subsets(Path(data_dir) / cfg["dataset"], cfg["n_train"], cfg["n_test"],
+                                        seed, say)
     f32 = lambda a: np.asarray(a, np.float32).reshape(len(a), 1, 28, 28)  # noqa: E731
-    return f32(x[tr]), np.asarray(y[tr]), f32(xt[te]), np.asarray(yt[te]), source
+    return f32(x), np.asarray(y), f32(xt), np.asarray(yt), source
 
 
 def _net(cfg, noisy, seed, x_init, sigma=None):
