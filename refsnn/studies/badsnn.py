@@ -60,10 +60,10 @@ from refsnn.attacks.badsnn_train import (
     train_trigger,
 )
 from refsnn.backend import active_backend, to_backend, to_host
-from refsnn.datasets import load_idx_dataset, load_sample
 from refsnn.defenses import anp_prune, clp_prune, finetune, nad, tsbd
 from refsnn.models.badsnn_nets import build_badsnn_net
 from refsnn.models.unet import UNet
+from refsnn.studies._data import load_subsets
 from refsnn.validation import check_interval
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,19 +182,12 @@ def _settings(args):
 
 def _load(name, data_dir, n_train, n_test, seed, say):
     d = Path(data_dir) / name
-    if d.is_dir() and name == "cifar10":
-        from data_tools.cifar import load_cifar10
+    if not (d.is_dir() and name == "cifar10"):
+        x, y, xt, yt, src = load_subsets(d, n_train, n_test, seed, say)
+        return x, y.astype(np.int64), xt, yt.astype(np.int64), src
+    from data_tools.cifar import load_cifar10
 
-        (x, y), (xt, yt), src = load_cifar10(d, "train"), load_cifar10(d, "test"), str(d)
-    elif d.is_dir():
-        (x, y), (xt, yt), src = load_idx_dataset(d, "train"), load_idx_dataset(d, "test"), str(d)
-    else:
-        (x, y), (xt, yt), src = (
-            load_sample("train"),
-            load_sample("test"),
-            f"shipped MNIST sample ({d} absent)",
-        )
-        say(f"note: {d} is absent; using the MNIST sample shipped with refsnn")
+    (x, y), (xt, yt), src = load_cifar10(d, "train"), load_cifar10(d, "test"), str(d)
     g = np.random.default_rng(seed)
     tr, te = g.permutation(len(x))[:n_train], g.permutation(len(xt))[:n_test]
     return x[tr], y[tr].astype(np.int64), xt[te], yt[te].astype(np.int64), src
